@@ -1,0 +1,31 @@
+"""Named exceptions for the whole project, in one place."""
+
+from __future__ import annotations
+
+
+class MonshiError(Exception):
+    """Base of every error Monshi raises on purpose."""
+
+
+class SettingsError(MonshiError):
+    """A required setting is missing or malformed; the message names the variable."""
+
+
+class ConfigError(MonshiError):
+    """An agency config file is invalid. `problems` lists every error with its path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class NotFound(MonshiError):
+    """The thing asked for does not exist."""
+
+
+class Forbidden(MonshiError):
+    """The actor may not see or act on this thing."""
+
+
+class InvalidTransition(MonshiError):
+    """The item is not in a state that allows this action."""

@@ -1,0 +1,439 @@
+"""The repository: every read and write of work items, secretaries and tokens.
+
+Each public method is one transaction. Callers pass plain values and get domain types
+back (triage.models); no SQLAlchemy object leaves this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from triage.errors import Forbidden, InvalidTransition, NotFound
+from triage.models import (
+    Channel,
+    ItemEvent,
+    ItemStatus,
+    Priority,
+    Role,
+    Secretary,
+    WorkItem,
+)
+from triage.routing import may_see_item, pools_for_secretary
+from triage.store.tables import (
+    api_tokens,
+    assignments,
+    item_events,
+    secretaries,
+    tenant_phone_numbers,
+    work_items,
+)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Repository:
+    """Monshi's data access over one SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.dialect = engine.dialect.name
+
+    # -- tenants -------------------------------------------------------------------
+
+    def tenant_for_number(self, number: str) -> str | None:
+        """The tenant that owns this E.164 number, or None."""
+        with self.engine.connect() as connection:
+            return connection.scalar(
+                select(tenant_phone_numbers.c.tenant_id).where(
+                    tenant_phone_numbers.c.number == number
+                )
+            )
+
+    # -- secretaries and tokens ----------------------------------------------------
+
+    def secretary(self, secretary_id: str) -> Secretary:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(secretaries).where(secretaries.c.id == secretary_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no secretary {secretary_id!r}")
+        return _secretary(row)
+
+    def assigned_tenants(self, secretary_id: str) -> set[str]:
+        with self.engine.connect() as connection:
+            return _assigned_tenants(connection, secretary_id)
+
+    def issue_token(self, secretary_id: str) -> str:
+        """A new bearer token for the secretary; only its hash is stored."""
+        token = secrets.token_urlsafe(32)
+        with self.engine.begin() as connection:
+            exists = connection.scalar(
+                select(secretaries.c.id).where(secretaries.c.id == secretary_id)
+            )
+            if exists is None:
+                raise NotFound(f"no secretary {secretary_id!r}")
+            connection.execute(
+                api_tokens.insert().values(
+                    secretary_id=secretary_id,
+                    token_hash=hash_token(token),
+                    created_at=self.clock(),
+                )
+            )
+        return token
+
+    def revoke_tokens(self, secretary_id: str) -> int:
+        """Revoke every live token of the secretary; returns how many were live."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(api_tokens)
+                .where(api_tokens.c.secretary_id == secretary_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self.clock())
+            )
+            return result.rowcount
+
+    def secretary_for_token(self, token: str) -> Secretary | None:
+        """The secretary a live bearer token belongs to, or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(secretaries)
+                .join(api_tokens, api_tokens.c.secretary_id == secretaries.c.id)
+                .where(
+                    api_tokens.c.token_hash == hash_token(token),
+                    api_tokens.c.revoked_at.is_(None),
+                )
+            ).one_or_none()
+        return None if row is None else _secretary(row)
+
+    # -- work items ----------------------------------------------------------------
+
+    def record_inbound(
+        self,
+        *,
+        channel: Channel,
+        external_id: str,
+        tenant_id: str | None,
+        sender: str,
+        recipient: str,
+        body: str,
+        subject: str = "",
+        payload: Mapping[str, Any] | None = None,
+        actor: str,
+    ) -> tuple[int, bool]:
+        """Store an inbound thing once. Returns (item id, whether it is new).
+
+        Keyed on (channel, external_id): a retried webhook gets the existing item back,
+        and no second `received` event is written.
+        """
+        now = self.clock()
+        values = {
+            "tenant_id": tenant_id,
+            "channel": channel.value,
+            "external_id": external_id,
+            "status": ItemStatus.RECEIVED.value,
+            "priority_rank": Priority.NORMAL.rank,
+            "sender": sender,
+            "recipient": recipient,
+            "subject": subject,
+            "body": body,
+            "payload": dict(payload or {}),
+            "created_at": now,
+            "updated_at": now,
+        }
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(work_items)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(work_items.c.id)
+        )
+        with self.engine.begin() as connection:
+            item_id = connection.scalar(statement)
+            if item_id is not None:
+                _add_event(
+                    connection,
+                    item_id,
+                    now,
+                    actor,
+                    "received",
+                    {"channel": channel.value, "tenant": tenant_id},
+                )
+                return item_id, True
+            existing = connection.scalar(
+                select(work_items.c.id).where(
+                    work_items.c.channel == channel.value,
+                    work_items.c.external_id == external_id,
+                )
+            )
+        assert existing is not None
+        return existing, False
+
+    def received_item_ids(self, older_than: datetime, limit: int = 1000) -> list[int]:
+        """Items stored but never routed (their ingest job was lost): to be re-enqueued."""
+        with self.engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    select(work_items.c.id)
+                    .where(
+                        work_items.c.status == ItemStatus.RECEIVED.value,
+                        work_items.c.created_at < older_than,
+                    )
+                    .order_by(work_items.c.id)
+                    .limit(limit)
+                )
+            )
+
+    def route_item(self, item_id: int, pool: str, actor: str) -> bool:
+        """Put a received item into a pool. False when it was routed already (a retried job)."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(work_items)
+                .where(
+                    work_items.c.id == item_id,
+                    work_items.c.status == ItemStatus.RECEIVED.value,
+                )
+                .values(
+                    status=ItemStatus.QUEUED.value,
+                    pool=pool,
+                    queued_at=now,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount == 0:
+                if not _item_exists(connection, item_id):
+                    raise NotFound(f"no item {item_id}")
+                return False
+            _add_event(connection, item_id, now, actor, "queued", {"pool": pool})
+            return True
+
+    def get_item(self, item_id: int) -> WorkItem:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(work_items).where(work_items.c.id == item_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no item {item_id}")
+        return _item(row)
+
+    def get_item_for(self, item_id: int, secretary: Secretary) -> WorkItem:
+        """The item, if the secretary may see it (Forbidden otherwise)."""
+        item = self.get_item(item_id)
+        tenants = self.assigned_tenants(secretary.id)
+        if not may_see_item(secretary.role, tenants, item.tenant_id):
+            raise Forbidden(f"item {item_id} belongs to a tenant {secretary.id} is not assigned to")
+        return item
+
+    def claim_next_item(self, secretary_id: str) -> WorkItem | None:
+        """Atomically claim the best waiting item from the secretary's pools.
+
+        Best is highest priority, then oldest. Under any concurrency an item is claimed by
+        one secretary only: PostgreSQL skips rows other claimers hold locked, SQLite
+        serializes claimers with BEGIN IMMEDIATE. The secretary's row is locked first so
+        her own parallel claims cannot overrun her capacity.
+        """
+        now = self.clock()
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                _for_update(select(secretaries).where(secretaries.c.id == secretary_id), self)
+            ).one_or_none()
+            if row is None:
+                raise NotFound(f"no secretary {secretary_id!r}")
+            secretary = _secretary(row)
+            held = connection.scalar(
+                select(func.count())
+                .select_from(work_items)
+                .where(
+                    work_items.c.held_by == secretary_id,
+                    work_items.c.status == ItemStatus.CLAIMED.value,
+                )
+            )
+            if held is not None and held >= secretary.capacity:
+                return None
+            pools = pools_for_secretary(
+                secretary.role, list(_assigned_tenants(connection, secretary_id))
+            )
+            if not pools:
+                return None
+            candidate = (
+                select(work_items.c.id)
+                .where(
+                    work_items.c.status == ItemStatus.QUEUED.value,
+                    work_items.c.pool.in_(pools),
+                )
+                .order_by(work_items.c.priority_rank, work_items.c.created_at, work_items.c.id)
+                .limit(1)
+            )
+            if self.dialect == "postgresql":
+                candidate = candidate.with_for_update(skip_locked=True)
+            item_id = connection.scalar(candidate)
+            if item_id is None:
+                return None
+            connection.execute(
+                update(work_items)
+                .where(work_items.c.id == item_id)
+                .values(
+                    status=ItemStatus.CLAIMED.value,
+                    held_by=secretary_id,
+                    claimed_at=now,
+                    updated_at=now,
+                )
+            )
+            _add_event(connection, item_id, now, f"secretary:{secretary_id}", "claimed", {})
+            claimed = connection.execute(select(work_items).where(work_items.c.id == item_id)).one()
+        return _item(claimed)
+
+    def complete_item(
+        self, item_id: int, secretary: Secretary, outcome: str, notes: str = ""
+    ) -> WorkItem:
+        """Complete an item the secretary holds, with an outcome and notes."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                _for_update(select(work_items).where(work_items.c.id == item_id), self)
+            ).one_or_none()
+            if row is None:
+                raise NotFound(f"no item {item_id}")
+            item = _item(row)
+            if not may_see_item(
+                secretary.role, _assigned_tenants(connection, secretary.id), item.tenant_id
+            ):
+                raise Forbidden(f"item {item_id} is not in {secretary.id}'s tenants")
+            if item.status is not ItemStatus.CLAIMED or item.held_by != secretary.id:
+                raise InvalidTransition(
+                    f"item {item_id} is {item.status.value}"
+                    + (f" by {item.held_by}" if item.held_by else "")
+                    + f", not claimed by {secretary.id}"
+                )
+            connection.execute(
+                update(work_items)
+                .where(work_items.c.id == item_id)
+                .values(
+                    status=ItemStatus.COMPLETED.value,
+                    outcome=outcome,
+                    notes=notes,
+                    completed_at=now,
+                    updated_at=now,
+                )
+            )
+            _add_event(
+                connection,
+                item_id,
+                now,
+                f"secretary:{secretary.id}",
+                "completed",
+                {"outcome": outcome, "notes": notes},
+            )
+            done = connection.execute(select(work_items).where(work_items.c.id == item_id)).one()
+        return _item(done)
+
+    def events(self, item_id: int) -> list[ItemEvent]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(item_events)
+                .where(item_events.c.item_id == item_id)
+                .order_by(item_events.c.id)
+            ).all()
+        return [
+            ItemEvent(
+                id=row.id,
+                item_id=row.item_id,
+                at=row.at,
+                actor=row.actor,
+                kind=row.kind,
+                data=dict(row.data),
+            )
+            for row in rows
+        ]
+
+    def count_items(self) -> int:
+        with self.engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(work_items)) or 0
+
+
+def _for_update(statement: Any, repository: Repository) -> Any:
+    # SQLite has no row locks; its BEGIN IMMEDIATE already holds the database's writer lock.
+    return statement.with_for_update() if repository.dialect == "postgresql" else statement
+
+
+def _item_exists(connection: Connection, item_id: int) -> bool:
+    return connection.scalar(select(work_items.c.id).where(work_items.c.id == item_id)) is not None
+
+
+def _assigned_tenants(connection: Connection, secretary_id: str) -> set[str]:
+    return set(
+        connection.scalars(
+            select(assignments.c.tenant_id).where(assignments.c.secretary_id == secretary_id)
+        )
+    )
+
+
+def _add_event(
+    connection: Connection,
+    item_id: int,
+    at: datetime,
+    actor: str,
+    kind: str,
+    data: Mapping[str, Any],
+) -> None:
+    connection.execute(
+        item_events.insert().values(item_id=item_id, at=at, actor=actor, kind=kind, data=dict(data))
+    )
+
+
+def _secretary(row: Row[Any]) -> Secretary:
+    return Secretary(
+        id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        languages=tuple(row.languages),
+        skills=tuple(row.skills),
+        capacity=row.capacity,
+        phone=row.phone,
+    )
+
+
+def _item(row: Row[Any]) -> WorkItem:
+    return WorkItem(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        channel=Channel(row.channel),
+        external_id=row.external_id,
+        status=ItemStatus(row.status),
+        priority=Priority.from_rank(row.priority_rank),
+        pool=row.pool,
+        sender=row.sender,
+        recipient=row.recipient,
+        subject=row.subject,
+        body=row.body,
+        language=row.language,
+        category=row.category,
+        held_by=row.held_by,
+        outcome=row.outcome,
+        notes=row.notes,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        claimed_at=row.claimed_at,
+        completed_at=row.completed_at,
+        payload=dict(row.payload),
+    )
+
+
+__all__ = ["Repository", "hash_token", "utcnow"]

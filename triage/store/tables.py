@@ -1,0 +1,161 @@
+"""The SQL schema, as SQLAlchemy Core tables. Alembic migrations mirror it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from triage.store.types import UTCDateTime as DateTime
+
+# Named constraints so migrations can refer to them on every dialect.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    # Everything else the config file says about the tenant (greeting, hours, IVR ...).
+    Column("settings", JSON, nullable=False, default=dict),
+)
+
+tenant_phone_numbers = Table(
+    "tenant_phone_numbers",
+    metadata,
+    Column("number", String(20), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+)
+
+tenant_email_addresses = Table(
+    "tenant_email_addresses",
+    metadata,
+    Column("address", String(320), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+)
+
+secretaries = Table(
+    "secretaries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("languages", JSON, nullable=False),
+    Column("skills", JSON, nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("settings", JSON, nullable=False, default=dict),
+    Column("password_hash", String(255), nullable=True),
+    CheckConstraint("role IN ('secretary', 'supervisor', 'admin')", name="role"),
+    CheckConstraint("capacity >= 1", name="capacity"),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "secretary_id",
+        String(64),
+        ForeignKey("secretaries.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("kind", String(8), nullable=False),
+    CheckConstraint("kind IN ('primary', 'backup')", name="kind"),
+)
+Index("ix_assignments_secretary", assignments.c.secretary_id)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "secretary_id",
+        String(64),
+        ForeignKey("secretaries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # SHA-256 of the token: tokens are 256-bit random, so a fast hash is enough and the
+    # plain token never touches the database.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("revoked_at", DateTime(), nullable=True),
+)
+
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="SET NULL"), nullable=True),
+    Column("channel", String(8), nullable=False),
+    # The edge's own id (Twilio MessageSid / CallSid, mail dedupe key): a retried webhook
+    # finds the item it already made.
+    Column("external_id", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority_rank", Integer, nullable=False),
+    Column("pool", String(80), nullable=True),
+    Column("sender", String(320), nullable=False, default=""),
+    Column("recipient", String(320), nullable=False, default=""),
+    Column("subject", Text, nullable=False, default=""),
+    Column("body", Text, nullable=False, default=""),
+    Column("language", String(8), nullable=True),
+    Column("category", String(32), nullable=True),
+    Column("held_by", String(64), ForeignKey("secretaries.id"), nullable=True),
+    Column("outcome", String(64), nullable=True),
+    Column("notes", Text, nullable=True),
+    Column("payload", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(), nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
+    Column("queued_at", DateTime(), nullable=True),
+    Column("claimed_at", DateTime(), nullable=True),
+    Column("completed_at", DateTime(), nullable=True),
+    UniqueConstraint("channel", "external_id", name="uq_work_items_channel_external_id"),
+    CheckConstraint("status IN ('received', 'queued', 'claimed', 'completed')", name="status"),
+    CheckConstraint("channel IN ('sms', 'call', 'email')", name="channel"),
+)
+# The claim query: waiting items of a pool in serving order.
+Index(
+    "ix_work_items_claim",
+    work_items.c.status,
+    work_items.c.pool,
+    work_items.c.priority_rank,
+    work_items.c.created_at,
+)
+Index("ix_work_items_held_by", work_items.c.held_by, work_items.c.status)
+
+item_events = Table(
+    "item_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("item_id", BigId, ForeignKey("work_items.id", ondelete="RESTRICT"), nullable=False),
+    Column("at", DateTime(), nullable=False),
+    Column("actor", String(80), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("data", JSON, nullable=False, default=dict),
+)
+Index("ix_item_events_item", item_events.c.item_id, item_events.c.id)
