@@ -1,0 +1,3 @@
+"""`monshi config`: being written."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`monshi run`: being written."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`monshi serve`: being written."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`monshi simulate`: being written."""
+
+from __future__ import annotations
