@@ -1,3 +1,30 @@
-"""`monshi serve`: being written."""
+"""`monshi web` and `monshi worker`: the long-running processes of the Procfile."""
 
 from __future__ import annotations
+
+import click
+
+from triage.cli import cli, load_settings
+from triage.settings import WEB_REQUIRED
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def web(host: str, port: int) -> None:
+    """Serve Twilio webhooks, the JSON API and health endpoints."""
+    from aiohttp import web as aiohttp_web
+
+    from triage.web.app import create_app
+
+    settings = load_settings(required=WEB_REQUIRED)
+    aiohttp_web.run_app(create_app(settings), host=host, port=port, print=None)
+
+
+@cli.command()
+@click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker on Monshi's queues (urgent, default, bulk, in that order)."""
+    from workers.main import run_worker
+
+    run_worker(load_settings(), burst=burst)

@@ -1,0 +1,1 @@
+"""Twilio: webhook signature check, webhook handlers, TwiML."""

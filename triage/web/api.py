@@ -1,0 +1,141 @@
+"""JSON API v0 for secretaries: bearer tokens, claim, read and complete work items."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from triage.errors import Forbidden, InvalidTransition, NotFound
+from triage.models import Secretary, WorkItem
+from triage.web.state import REPOSITORY
+
+API_PREFIX = "/api/v1/"
+SECRETARY = web.RequestKey("secretary", Secretary)
+
+MAX_OUTCOME = 64
+MAX_NOTES = 10_000
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every /api/v1/ request but the OpenAPI document needs a live bearer token."""
+    if not request.path.startswith(API_PREFIX) or request.path == API_PREFIX + "openapi.json":
+        return await handler(request)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _unauthorized("a bearer token is required")
+    secretary = await asyncio.to_thread(request.app[REPOSITORY].secretary_for_token, token.strip())
+    if secretary is None:
+        return _unauthorized("the token is unknown or revoked")
+    request[SECRETARY] = secretary
+    return await handler(request)
+
+
+def _unauthorized(message: str) -> web.Response:
+    response = error_response(401, "unauthorized", message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="monshi"'
+    return response
+
+
+def item_json(item: WorkItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "tenant": item.tenant_id,
+        "unmatched": item.unmatched,
+        "channel": item.channel.value,
+        "status": item.status.value,
+        "priority": item.priority.value,
+        "pool": item.pool,
+        "from": item.sender,
+        "to": item.recipient,
+        "subject": item.subject,
+        "body": item.body,
+        "language": item.language,
+        "category": item.category,
+        "held_by": item.held_by,
+        "outcome": item.outcome,
+        "notes": item.notes,
+        "created_at": item.created_at.isoformat(),
+        "claimed_at": item.claimed_at.isoformat() if item.claimed_at else None,
+        "completed_at": item.completed_at.isoformat() if item.completed_at else None,
+    }
+
+
+def _item_id(request: web.Request) -> int:
+    raw = request.match_info["item_id"]
+    if not raw.isdigit():
+        raise web.HTTPNotFound(text=f"no item {raw!r}")
+    return int(raw)
+
+
+async def claim(request: web.Request) -> web.Response:
+    """POST /api/v1/queue/claim: the best waiting item of my pools, or 204."""
+    secretary = request[SECRETARY]
+    item = await asyncio.to_thread(request.app[REPOSITORY].claim_next_item, secretary.id)
+    if item is None:
+        return web.Response(status=204)
+    return web.json_response(item_json(item))
+
+
+async def get_item(request: web.Request) -> web.Response:
+    """GET /api/v1/items/{id}: 403 when the item belongs to a tenant not assigned to me."""
+    item_id = _item_id(request)
+    try:
+        item = await asyncio.to_thread(
+            request.app[REPOSITORY].get_item_for, item_id, request[SECRETARY]
+        )
+    except NotFound as error:
+        return error_response(404, "not_found", str(error))
+    except Forbidden as error:
+        return error_response(403, "forbidden", str(error))
+    return web.json_response(item_json(item))
+
+
+async def complete(request: web.Request) -> web.Response:
+    """POST /api/v1/items/{id}/complete with JSON {"outcome": ..., "notes": ...}."""
+    item_id = _item_id(request)
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        return error_response(400, "bad_request", "the body must be JSON")
+    if not isinstance(body, dict):
+        return error_response(400, "bad_request", "the body must be a JSON object")
+    outcome = body.get("outcome")
+    notes = body.get("notes", "")
+    if not isinstance(outcome, str) or not outcome.strip() or len(outcome) > MAX_OUTCOME:
+        return error_response(
+            400, "bad_request", f"outcome: a non-empty string of at most {MAX_OUTCOME} characters"
+        )
+    if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+        return error_response(
+            400, "bad_request", f"notes: a string of at most {MAX_NOTES} characters"
+        )
+    try:
+        item = await asyncio.to_thread(
+            request.app[REPOSITORY].complete_item,
+            item_id,
+            request[SECRETARY],
+            outcome.strip(),
+            notes,
+        )
+    except NotFound as error:
+        return error_response(404, "not_found", str(error))
+    except Forbidden as error:
+        return error_response(403, "forbidden", str(error))
+    except InvalidTransition as error:
+        return error_response(409, "conflict", str(error))
+    return web.json_response(item_json(item))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/queue/claim", claim)
+    app.router.add_get("/api/v1/items/{item_id}", get_item)
+    app.router.add_post("/api/v1/items/{item_id}/complete", complete)

@@ -1,0 +1,89 @@
+"""The aiohttp app factory: typed state, connections opened and closed in cleanup_ctx."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import redis
+from aiohttp import web
+from sqlalchemy import text
+
+from integrations.twilio import sms
+from integrations.twilio.signature import twilio_signature_middleware
+from triage.settings import Settings
+from triage.store.db import make_engine
+from triage.store.repository import Repository
+from triage.web import api
+from triage.web.state import DISPATCHER, REDIS, REPOSITORY, SETTINGS
+from workers.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The whole web process: Twilio webhooks, JSON API, health endpoints."""
+    app = web.Application(
+        middlewares=[
+            twilio_signature_middleware(settings.twilio_auth_token, settings.public_url),
+            api.bearer_auth,
+        ],
+        client_max_size=1024**2,
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_connections)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    sms.add_routes(app)
+    api.add_routes(app)
+    return app
+
+
+async def _connections(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = make_engine(settings.database_url)
+    connection = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=5, socket_connect_timeout=2
+    )
+    app[REPOSITORY] = Repository(engine)
+    app[REDIS] = connection
+    app[DISPATCHER] = Dispatcher(connection)
+    yield
+    connection.close()
+    engine.dispose()
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    """Alive: the process answers. Says nothing about its dependencies."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready: Redis and the database answer; 503 naming each part that does not."""
+    checks = {
+        "redis": lambda: request.app[REDIS].ping(),
+        "database": lambda: _ping_database(request.app[REPOSITORY]),
+    }
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(asyncio.to_thread(check), READY_TIMEOUT_SECONDS)
+            results[name] = "ok"
+        except TimeoutError:
+            results[name] = f"no answer within {READY_TIMEOUT_SECONDS:g} s"
+        except Exception as error:  # any failure of a dependency means "not ready"
+            log.warning("readiness check %s failed: %s", name, error)
+            results[name] = f"{type(error).__name__}: {error}"
+    failing = [name for name, result in results.items() if result != "ok"]
+    body = {"status": "ok" if not failing else "unavailable", "checks": results}
+    if failing:
+        body["failing"] = failing
+    return web.json_response(body, status=503 if failing else 200)
+
+
+def _ping_database(repository: Repository) -> None:
+    with repository.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

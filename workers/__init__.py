@@ -1,0 +1,1 @@
+"""RQ jobs (thin: ids in, call triage, enqueue the next step) and the worker entry point."""

@@ -1,0 +1,65 @@
+"""The worker process: connections, a sweep of lost ingest jobs, then RQ's work loop."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import redis
+from rq import Queue, SimpleWorker
+
+from triage.constants import WORKER_QUEUES
+from triage.settings import Settings
+from triage.store.db import make_engine
+from triage.store.repository import Repository
+from workers import context
+from workers.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+# SimpleWorker runs each job in the worker process itself. Measured here with
+# bench/worker_class.py (no-op jobs, one worker, same Redis, side by side): the forking
+# Worker pays a fork per job and is several times slower (see README "Benchmarks").
+# Monshi's jobs are short database calls, so the fork's isolation buys little; a job
+# that crashes the process is restarted by the supervisor (`monshi run`, or the
+# platform for the Procfile's worker), and RQ's job timeout still applies.
+WORKER_CLASS = SimpleWorker
+
+# An item still `received` this long after it was stored lost its ingest job (Redis was
+# down when the webhook tried to enqueue it): the worker enqueues it again at start.
+STALE_RECEIVED_AFTER = timedelta(seconds=30)
+
+
+def build_context(settings: Settings) -> context.WorkerContext:
+    connection = redis.Redis.from_url(settings.redis_url)
+    return context.WorkerContext(
+        repository=Repository(make_engine(settings.database_url)),
+        redis=connection,
+        dispatcher=Dispatcher(connection),
+    )
+
+
+def requeue_stale_items(ctx: context.WorkerContext) -> int:
+    """Enqueue ingest again for items stored but never routed; returns how many."""
+    cutoff = ctx.repository.clock() - STALE_RECEIVED_AFTER
+    item_ids = ctx.repository.received_item_ids(older_than=cutoff)
+    for item_id in item_ids:
+        ctx.dispatcher.ingest(item_id)
+    if item_ids:
+        log.warning("re-enqueued ingest of %d item(s) stored but never routed", len(item_ids))
+    return len(item_ids)
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> bool:
+    """Run an RQ worker on Monshi's queues, in priority order. Returns whether it did work."""
+    ctx = build_context(settings)
+    context.install(ctx)
+    try:
+        requeue_stale_items(ctx)
+        queues = [Queue(name, connection=ctx.redis) for name in WORKER_QUEUES]
+        worker = WORKER_CLASS(queues, connection=ctx.redis)
+        return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+    finally:
+        context.install(None)
+        ctx.redis.close()
+        ctx.repository.engine.dispose()
