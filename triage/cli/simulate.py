@@ -1,3 +1,266 @@
-"""`monshi simulate`: being written."""
+"""`monshi simulate ...`: send a running instance the signed requests Twilio would send.
+
+The request is built, signed and posted by `post_twilio_webhook`, which `simulate call`
+shares with `simulate sms`. The signature covers the URL the server believes it is
+reached at: MONSHI_PUBLIC_URL when set (as behind a proxy), else the --url given.
+"""
 
 from __future__ import annotations
+
+import os
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http.client import HTTPMessage
+from pathlib import Path
+from typing import IO, Final
+
+import click
+import phonenumbers
+from twilio.request_validator import RequestValidator
+
+from triage.cli import cli
+from triage.cli.run import DEFAULT_VAR_DIR, SECRETS_FILE_NAME, read_secrets_file
+
+DEFAULT_URL: Final = "http://127.0.0.1:8080"
+SMS_PATH: Final = "/twilio/sms"
+TWILIO_API_VERSION: Final = "2010-04-01"
+# Used when no TWILIO_ACCOUNT_SID is set: a well-formed sid that is clearly not real.
+PLACEHOLDER_ACCOUNT_SID: Final = "AC" + "0" * 32
+
+# The GSM 03.38 alphabet: a body in it travels as 7-bit text, anything else as UCS-2.
+_GSM7_BASIC: Final = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENDED: Final = frozenset("^{}\\[~]|€\f")  # each costs an escape plus the character
+_SID_PATTERN: Final = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    """What the instance answered, and the URL the signature was computed for."""
+
+    status: int
+    body: str
+    signed_url: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioCredentials:
+    """What a simulated Twilio needs to know: the auth token, account sid and public URL."""
+
+    auth_token: str
+    account_sid: str
+    public_url: str
+
+
+def new_sid(prefix: str) -> str:
+    """A Twilio-shaped sid: two letters and 32 hex digits (e.g. "SM" for a message)."""
+    return prefix + uuid.uuid4().hex
+
+
+def sms_segments(body: str) -> int:
+    """How many SMS segments Twilio would count for `body` (GSM-7 or UCS-2 encoding)."""
+    if all(char in _GSM7_BASIC or char in _GSM7_EXTENDED for char in body):
+        length = sum(2 if char in _GSM7_EXTENDED else 1 for char in body)
+        single, multi = 160, 153
+    else:
+        # UCS-2 counts UTF-16 code units: characters outside the BMP take two.
+        length = len(body.encode("utf-16-le")) // 2
+        single, multi = 70, 67
+    if length <= single:
+        return 1
+    return -(-length // multi)
+
+
+def number_location(number: str, side: str) -> dict[str, str]:
+    """Twilio's FromCountry/FromState/FromCity/FromZip (or To...) for a number.
+
+    Twilio fills in city, state and zip only for some North American numbers; a simulation
+    cannot know them, so they stay empty, as Twilio sends them for most of the world.
+    """
+    country = ""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None:
+        country = phonenumbers.region_code_for_number(parsed) or ""
+    return {f"{side}Country": country, f"{side}State": "", f"{side}City": "", f"{side}Zip": ""}
+
+
+def sms_webhook_params(
+    *,
+    to: str,
+    from_: str,
+    body: str,
+    account_sid: str,
+    message_sid: str | None = None,
+    messaging_service_sid: str | None = None,
+) -> dict[str, str]:
+    """The form fields of Twilio's incoming-message webhook for one plain SMS."""
+    sid = message_sid or new_sid("SM")
+    params = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "SmsMessageSid": sid,
+        "AccountSid": account_sid,
+        "From": from_,
+        "To": to,
+        "Body": body,
+        "NumMedia": "0",
+        "NumSegments": str(sms_segments(body)),
+        "SmsStatus": "received",
+        "ApiVersion": TWILIO_API_VERSION,
+        **number_location(from_, "From"),
+        **number_location(to, "To"),
+    }
+    if messaging_service_sid:
+        params["MessagingServiceSid"] = messaging_service_sid
+    return params
+
+
+def webhook_credentials(
+    var_dir: Path, environ: Mapping[str, str] | None = None
+) -> TwilioCredentials:
+    """Credentials from the environment, else from the secrets file `monshi run` keeps."""
+    source = os.environ if environ is None else environ
+    stored = read_secrets_file(var_dir / SECRETS_FILE_NAME)
+
+    def setting(name: str) -> str:
+        return source.get(name, "").strip() or stored.get(name, "")
+
+    auth_token = setting("TWILIO_AUTH_TOKEN")
+    if not auth_token:
+        raise click.ClickException(
+            f"TWILIO_AUTH_TOKEN is not set and {var_dir / SECRETS_FILE_NAME} does not have it "
+            "(start `monshi run` once, or pass --var-dir)"
+        )
+    return TwilioCredentials(
+        auth_token=auth_token,
+        account_sid=setting("TWILIO_ACCOUNT_SID") or PLACEHOLDER_ACCOUNT_SID,
+        public_url=source.get("MONSHI_PUBLIC_URL", "").strip().rstrip("/"),
+    )
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Twilio does not follow redirects from a webhook, so neither does the simulation."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> None:
+        return None
+
+
+def post_twilio_webhook(
+    base_url: str,
+    path: str,
+    params: Mapping[str, str],
+    credentials: TwilioCredentials,
+    timeout: float = 15.0,
+) -> WebhookResponse:
+    """POST `params` form-encoded to base_url + path, signed as Twilio signs webhooks.
+
+    Raises OSError (URLError) when the instance cannot be reached.
+    """
+    url = base_url.rstrip("/") + path
+    signed_url = (credentials.public_url + path) if credentials.public_url else url
+    signature = RequestValidator(credentials.auth_token).compute_signature(signed_url, params)
+    request = urllib.request.Request(
+        url,
+        data=urllib.parse.urlencode(params).encode("utf-8"),
+        method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "TwilioProxy/1.1",
+            "Accept": "*/*",
+            "X-Twilio-Signature": signature,
+        },
+    )
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            status, body = error.code, error.read()
+    return WebhookResponse(
+        status=status, body=body.decode("utf-8", errors="replace"), signed_url=signed_url
+    )
+
+
+@cli.group()
+def simulate() -> None:
+    """Send a running instance what Twilio or a mail server would send."""
+
+
+@simulate.command("sms")
+@click.option("--to", "to", required=True, help="The Twilio number texted (a tenant's number).")
+@click.option("--from", "from_", required=True, help="The sender's number, E.164.")
+@click.option("--body", required=True, help="The message text.")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="Where the instance listens.")
+@click.option("--message-sid", help="Use this MessageSid (SM + 32 hex), e.g. to replay a retry.")
+@click.option(
+    "--var-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_VAR_DIR,
+    show_default=True,
+    help="Where `monshi run` keeps secrets.env (used when TWILIO_AUTH_TOKEN is not set).",
+)
+def simulate_sms(
+    to: str, from_: str, body: str, url: str, message_sid: str | None, var_dir: Path
+) -> None:
+    """POST a signed incoming-SMS webhook to URL/twilio/sms, exactly as Twilio does."""
+    if message_sid is not None and not _SID_PATTERN.match(message_sid):
+        raise click.BadParameter("must be SM followed by 32 hex digits", param_hint="--message-sid")
+    credentials = webhook_credentials(var_dir)
+    params = sms_webhook_params(
+        to=to,
+        from_=from_,
+        body=body,
+        account_sid=credentials.account_sid,
+        message_sid=message_sid,
+    )
+    response = _post_or_fail(url, SMS_PATH, params, credentials)
+    _report(response, params["MessageSid"])
+
+
+def _post_or_fail(
+    url: str, path: str, params: Mapping[str, str], credentials: TwilioCredentials
+) -> WebhookResponse:
+    try:
+        return post_twilio_webhook(url, path, params, credentials)
+    except OSError as error:
+        reason = getattr(error, "reason", error)
+        raise click.ClickException(f"cannot reach {url.rstrip('/')}{path}: {reason}") from error
+
+
+def _report(response: WebhookResponse, sid: str) -> None:
+    """Print the status and sid; on a non-2xx answer show the body and exit 1."""
+    click.echo(f"HTTP {response.status} MessageSid {sid}")
+    if response.ok:
+        return
+    if response.body.strip():
+        click.echo(response.body.strip()[:2000], err=True)
+    if response.status == 403:
+        click.echo(
+            f"(the signature was computed for {response.signed_url}; the instance checks it "
+            "against its MONSHI_PUBLIC_URL and TWILIO_AUTH_TOKEN)",
+            err=True,
+        )
+    raise click.exceptions.Exit(1)
