@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 
 
-def twilio_signature_middleware(auth_token: str, public_url: str) -> web.Middleware:
+def twilio_signature_middleware(auth_token: str, public_url: str) -> Middleware:
     """A middleware that answers 403 to any /twilio/ request not signed with `auth_token`."""
     validator = RequestValidator(auth_token)
     base = public_url.rstrip("/")

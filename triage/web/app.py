@@ -78,7 +78,7 @@ async def readyz(request: web.Request) -> web.Response:
             log.warning("readiness check %s failed: %s", name, error)
             results[name] = f"{type(error).__name__}: {error}"
     failing = [name for name, result in results.items() if result != "ok"]
-    body = {"status": "ok" if not failing else "unavailable", "checks": results}
+    body: dict[str, object] = {"status": "ok" if not failing else "unavailable", "checks": results}
     if failing:
         body["failing"] = failing
     return web.json_response(body, status=503 if failing else 200)
