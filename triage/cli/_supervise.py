@@ -145,7 +145,7 @@ class Supervisor:
                 except OSError as error:
                     log.error("cannot restart %s: %s", child.spec.name, error)
                     child.failures += 1
-                    child.restart_at = now + self._backoff(child.failures)
+                    child.restart_at = now + self.restart_delay(child.failures)
 
     def stop(self) -> None:
         """Stop every child: SIGTERM, up to stop_timeout seconds' grace, then SIGKILL.
@@ -205,10 +205,10 @@ class Supervisor:
     ) -> None:
         ran_for = now - child.started_at
         child.failures = 1 if ran_for >= self.stable_after else child.failures + 1
-        delay = self._backoff(child.failures)
+        delay = self.restart_delay(child.failures)
         child.restart_at = now + delay
         log.warning(
-            "%s (pid %d) exited (%s) after %.1f s; restarting in %.0f s",
+            "%s (pid %d) exited (%s) after %.1f s; restarting in %g s",
             child.spec.name,
             process.pid,
             _describe_exit(process.returncode),
@@ -216,7 +216,8 @@ class Supervisor:
             delay,
         )
 
-    def _backoff(self, failures: int) -> float:
+    def restart_delay(self, failures: int) -> float:
+        """Seconds to wait before restarting a child after `failures` quick failures in a row."""
         return float(min(self.backoff_max, self.backoff_initial * 2 ** max(0, failures - 1)))
 
     def _reap(self, members: list[_Child]) -> None:

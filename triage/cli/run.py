@@ -216,12 +216,8 @@ def lock_var_dir(var_dir: Path) -> Iterator[None]:
 
 def find_demo_config() -> Path:
     """examples/agency.toml in the current directory, else next to the package source."""
-    import triage
-
-    candidates = [
-        Path.cwd() / DEMO_CONFIG,
-        Path(triage.__file__).resolve().parent.parent / DEMO_CONFIG,
-    ]
+    # This file is <checkout>/triage/cli/run.py.
+    candidates = [Path.cwd() / DEMO_CONFIG, Path(__file__).resolve().parents[2] / DEMO_CONFIG]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
