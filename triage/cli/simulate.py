@@ -94,7 +94,11 @@ def number_location(number: str, side: str) -> dict[str, str]:
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is not None:
-        country = phonenumbers.region_code_for_number(parsed) or ""
+        # Fictional numbers (555-01xx) have no region; their country code still names one.
+        country = phonenumbers.region_code_for_number(parsed) or (
+            phonenumbers.region_code_for_country_code(parsed.country_code or 0)
+        )
+        country = "" if country == phonenumbers.UNKNOWN_REGION else country
     return {f"{side}Country": country, f"{side}State": "", f"{side}City": "", f"{side}Zip": ""}
 
 
