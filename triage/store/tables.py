@@ -159,3 +159,12 @@ item_events = Table(
     Column("data", JSON, nullable=False, default=dict),
 )
 Index("ix_item_events_item", item_events.c.item_id, item_events.c.id)
+
+# The [agency] table of the config file, one row per key ("name", "inbox"): a key-value
+# table, so a new agency-wide setting needs no migration.
+agency = Table(
+    "agency",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
