@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -202,7 +202,10 @@ def test_children_die_when_the_supervising_process_is_killed(tmp_path: Path) -> 
         assert child is not None
         parent.kill()
         parent.wait()
-    assert wait_until(lambda: not still_alive({child}), timeout=5), "child outlived its parent"
+    try:
+        assert wait_until(lambda: not still_alive({child}), timeout=5), "child outlived its parent"
+    finally:
+        kill_all({child})
 
 
 # -- the local environment -------------------------------------------------------------
@@ -289,6 +292,12 @@ class RunningMonshi:
     var_dir: Path
     stdout_path: Path
     stderr_path: Path
+    tree: set[Proc] = field(default_factory=set)
+
+    def collect_tree(self) -> set[Proc]:
+        """The live descendants now; remembered so cleanup can kill them if a test fails."""
+        self.tree = descendants(self.process.pid)
+        return self.tree
 
     def output(self) -> str:
         return self.stdout_path.read_text(errors="replace")
@@ -364,17 +373,16 @@ def monshi_run(tmp_path: Path, *args: str) -> Iterator[RunningMonshi]:
     try:
         yield running
     finally:
-        if process.poll() is None:
-            tree = descendants(process.pid)
-            process.kill()
-            kill_all(tree)
+        tree = running.tree | (descendants(process.pid) if process.poll() is None else set())
+        process.kill()
         process.wait()
+        kill_all(tree)
 
 
 def demo_tenant() -> tuple[str, list[str]]:
-    """The first tenant of examples/agency.toml: a number of it and who may claim its items."""
+    """An English-speaking tenant of examples/agency.toml: its number and who may claim for it."""
     config = tomllib.loads((REPO_ROOT / "examples" / "agency.toml").read_text(encoding="utf-8"))
-    tenant = config["tenants"][0]
+    tenant = next(tenant for tenant in config["tenants"] if tenant["language"] == "en")
     return tenant["phone_numbers"][0], [*tenant["secretaries"], *tenant.get("backups", [])]
 
 
@@ -391,7 +399,7 @@ def test_run_demo_serves_and_sigterm_stops_every_process(tmp_path: Path) -> None
         assert (run.var_dir / "monshi.db").exists()
         assert (run.var_dir / "redis" / "redis.sock").is_socket()
 
-        tree = descendants(run.process.pid)
+        tree = run.collect_tree()
         names = sorted(proc.name for proc in tree)
         assert "redis-server" in names and len(tree) >= 3, names
 
@@ -406,7 +414,7 @@ def test_run_demo_serves_and_sigterm_stops_every_process(tmp_path: Path) -> None
 def test_children_and_embedded_redis_die_when_run_is_killed(tmp_path: Path) -> None:
     with monshi_run(tmp_path) as run:
         run.wait_ready()
-        tree = descendants(run.process.pid)
+        tree = run.collect_tree()
         assert "redis-server" in {proc.name for proc in tree}
         run.process.kill()
         run.process.wait(timeout=5)
