@@ -241,15 +241,15 @@ def prepare_database(
 
 
 def apply_config(engine: Engine, path: Path) -> None:
-    # Imported here: the config store is a heavier module only this step needs.
+    """Make the database match the agency config at `path`, printing what changed."""
+    # Imported here: only this step needs the config machinery.
+    from triage.cli.config import InvalidConfigFile
     from triage.store.config_store import apply_config_path
 
     try:
         result = apply_config_path(engine, path)
     except ConfigError as error:
-        for problem in error.problems:
-            click.echo(f"  {problem}", err=True)
-        raise click.ClickException(f"{path} is not a valid agency config") from error
+        raise InvalidConfigFile(path, error.problems) from error
     if result.changes:
         click.echo(f"applied {path}:")
         for change in result.changes:
