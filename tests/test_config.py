@@ -188,6 +188,8 @@ MISTAKES = [
     ("unknown secretary key", set_in((*S1, "email"), "r@x.example"), "secretaries[1].email: "),
     ("unknown agency key", set_in(("agency", "phone"), "+12125550143"), "agency.phone: unknown"),
     ("missing agency", remove(("agency",)), "agency: required key is missing"),
+    ("empty agency", set_in(("agency",), {}), "agency.name: required key is missing"),
+    ("agency not a table", set_in(("agency",), "Monshi"), "agency: expected a table, got a string"),
     ("missing tenants", remove(("tenants",)), "tenants: required key is missing"),
     ("missing timezone", remove((*T1, "timezone")), "tenants[1].timezone: required key is missing"),
     ("missing phone", remove((*S0, "phone")), "secretaries[0].phone: required key is missing"),

@@ -21,6 +21,7 @@ from triage.config_checks import (
     language_problem,
     quote,
     timezone_problem,
+    type_name,
 )
 from triage.config_fields import (
     Problems,
@@ -170,7 +171,8 @@ def validate_config(document: Mapping[str, Any]) -> AgencyConfig:
     problems.check_keys(document, "", required=TOP_LEVEL_KEYS)
     seen = _prescan(document)
     agency = None
-    if "agency" in document and (table := problems.table(document["agency"], "agency")):
+    table = problems.table(document["agency"], "agency") if "agency" in document else None
+    if table is not None:
         agency = _agency(table, problems)
         seen.inbox = agency.inbox if agency else None
     tenants = [
@@ -217,7 +219,7 @@ def _tables(document: Mapping[str, Any], key: str, problems: Problems) -> list[t
     """The tables of the array `key` as (path, table); other elements are reported."""
     value = document.get(key, [])
     if not isinstance(value, list):
-        problems.add(key, f"expected an array of tables ([[{key}]]), got a single value or table")
+        problems.add(key, f"expected an array of tables ([[{key}]]), got {type_name(value)}")
         return []
     found = []
     for index, element in enumerate(value):

@@ -56,6 +56,7 @@ def type_name(value: object) -> str:
 
 
 def slug_problem(value: str) -> str | None:
+    """Why `value` cannot be an id (it appears in plus-tags and URLs), or None."""
     if len(value) > MAX_ID_LENGTH:
         return f"{quote(value)} is longer than {MAX_ID_LENGTH} characters"
     if not SLUG_RE.fullmatch(value):
@@ -113,6 +114,7 @@ def timezone_problem(value: str) -> str | None:
 
 
 def language_problem(value: str) -> str | None:
+    """Why `value` is not a language Monshi works in ("fa", "en"), or None."""
     if value in LANGUAGES:
         return None
     return f"{quote(value)} is not a supported language (one of: {', '.join(LANGUAGES)})"

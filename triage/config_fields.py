@@ -53,6 +53,7 @@ class Problems:
                 self.add(join(path, key), "required key is missing")
 
     def table(self, value: Any, path: str) -> Mapping[str, Any] | None:
+        """`value` when it is a TOML table."""
         if isinstance(value, Mapping):
             return value
         self.add(path, f"expected a table, got {type_name(value)}")
@@ -72,6 +73,7 @@ class Problems:
         return value
 
     def integer(self, value: Any, path: str) -> int | None:
+        """`value` when it is an integer (and not a boolean)."""
         # TOML booleans are Python ints; `capacity = true` is still a mistake.
         if isinstance(value, bool) or not isinstance(value, int):
             self.add(path, f"expected an integer, got {type_name(value)}")
@@ -124,6 +126,7 @@ class Seen:
 
 
 def report(problems: Problems, path: str, message: str | None) -> bool:
+    """Record `message` (a check's verdict) when there is one; True when there was."""
     if message is not None:
         problems.add(path, message)
     return message is not None
@@ -246,6 +249,7 @@ def secretary_references(
 def tenant_languages(
     table: Mapping[str, Any], path: str, language: str | None, problems: Problems
 ) -> list[str]:
+    """Every language a tenant serves, its main `language` first (the default: only it)."""
     if "languages" not in table:
         return [language] if language else []
     languages = checked_list_at(table, path, "languages", problems, language_problem)
