@@ -6,10 +6,12 @@ with no REDIS_URL or DATABASE_URL, so it brings up its embedded Redis and SQLite
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -24,8 +26,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from click.testing import CliRunner
 
 from tests.conftest import REPO_ROOT, free_port
+from triage.cli import cli
 from triage.cli._supervise import ChildSpec, Supervisor, SupervisorError
 from triage.cli.run import (
     SECRETS_FILE_NAME,
@@ -280,6 +284,27 @@ def test_embedded_redis_listens_on_its_socket_and_keeps_an_append_only_file(
             assert client.config_get("port")["port"] == "0"
             assert client.config_get("appendonly")["appendonly"] == "yes"
     assert list((tmp_path / "redis").glob("appendonly*"))
+
+
+def test_run_refuses_a_port_in_use_and_a_var_dir_in_use(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env: dict[str, str | None] = {name: None for name in (*LOCAL_SETTINGS, *LOCAL_SECRETS)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = runner.invoke(cli, ["run", "--port", port, "--var-dir", str(tmp_path)], env=env)
+    assert result.exit_code == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in result.output
+    assert not (tmp_path / SECRETS_FILE_NAME).exists()
+
+    with (tmp_path / "run.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        port = str(free_port())
+        result = runner.invoke(cli, ["run", "--port", port, "--var-dir", str(tmp_path)], env=env)
+    assert result.exit_code == 1
+    assert "another `monshi run` is using" in result.output
+    assert not (tmp_path / SECRETS_FILE_NAME).exists()
 
 
 # -- `monshi run` itself (slow: real web, worker and Redis processes) --------------------

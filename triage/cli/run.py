@@ -11,6 +11,7 @@ import fcntl
 import logging
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -90,6 +91,7 @@ def run(host: str, port: int, config_path: Path | None, demo: bool, var_dir: Pat
     and with no TWILIO_AUTH_TOKEN or MONSHI_SECRET_KEY it generates them once and keeps
     them in VAR_DIR/secrets.env. Ctrl-C or SIGTERM stops everything.
     """
+    check_port_free(host, port)
     var_dir = var_dir.resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     if demo and config_path is None:
@@ -151,6 +153,24 @@ def local_environment(
     env["MONSHI_LOG_LEVEL"] = logging.getLevelName(logging.getLogger().getEffectiveLevel())
     env["PYTHONUNBUFFERED"] = "1"
     return local
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail now, by name, rather than let the web restart forever on a port in use."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise click.ClickException(f"--host {host}: {error.strerror}") from error
+    family, kind, protocol, _, address = addresses[0]
+    with socket.socket(family, kind, protocol) as probe:
+        # As aiohttp does: a port in TIME_WAIT from a previous run is free to reuse.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot serve on {host}:{port}: {error.strerror}"
+            ) from error
 
 
 def local_url(host: str, port: int) -> str:
