@@ -29,3 +29,7 @@ class Forbidden(MonshiError):
 
 class InvalidTransition(MonshiError):
     """The item is not in a state that allows this action."""
+
+
+class SchemaNotReady(MonshiError):
+    """The database lacks Monshi's tables: `monshi db upgrade` was not run."""

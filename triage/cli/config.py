@@ -13,12 +13,8 @@ from sqlalchemy.exc import OperationalError
 from triage.cli import cli, load_settings
 from triage.config import load_config
 from triage.config_output import render_config
-from triage.errors import ConfigError
-from triage.store.config_store import (
-    SchemaNotReady,
-    apply_config_path,
-    load_current_config,
-)
+from triage.errors import ConfigError, SchemaNotReady
+from triage.store.config_store import apply_config_path, load_current_config
 from triage.store.db import make_engine
 
 

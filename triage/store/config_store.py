@@ -28,7 +28,7 @@ from triage.config import (
 )
 from triage.config_checks import quote
 from triage.config_output import assignment_kinds, diff_configs, render_config, summarize_changes
-from triage.errors import ConfigError, MonshiError
+from triage.errors import ConfigError, SchemaNotReady
 from triage.models import UNMATCHED_POOL, ItemStatus, Role, tenant_pool
 from triage.store.tables import (
     agency,
@@ -54,10 +54,6 @@ ACTOR = "config"
 # Two applies at once on PostgreSQL queue on this transaction-scoped advisory lock (SQLite's
 # BEGIN IMMEDIATE already serializes them).
 _APPLY_LOCK_KEY = 0x6D6F6E736869  # "monshi"
-
-
-class SchemaNotReady(MonshiError):
-    """The database lacks the tables the config needs: `monshi db upgrade` was not run."""
 
 
 @dataclass(frozen=True, slots=True)
