@@ -1,0 +1,118 @@
+"""A read-only snapshot of the agency (tenants, secretaries, who works for whom) for hot paths.
+
+The voice webhook must answer in milliseconds and keep answering when the database is
+down, so the web process keeps this snapshot in memory and swaps in a new one when the
+stored config's version changes. Built from an AgencyConfig; pure values only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from triage.hours import BusinessHours
+from triage.models import Role
+
+# Twilio's language codes for <Say> and speech recognition, per tenant language.
+DEFAULT_SPEECH_LANGUAGE: Mapping[str, str] = {"fa": "fa-IR", "en": "en-US"}
+
+
+class AfterHours(StrEnum):
+    VOICEMAIL = "voicemail"  # take a message
+    FORWARD = "forward"  # ring the tenant's own number (fallback_number)
+    ON_CALL = "on_call"  # hunt over the tenant's on-call secretaries
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceSettings:
+    """How a tenant's calls are answered. Every field has a working default."""
+
+    greeting_audio: str | None = None  # an https URL played instead of saying the greeting
+    say_voice: str | None = None  # a Twilio <Say> voice, e.g. "Polly.Joanna"
+    say_language: str | None = None  # BCP-47 for <Say>; default from the tenant language
+    speech_language: str | None = None  # BCP-47 for <Gather input="speech">
+    ring_seconds: int = 20  # how long one secretary's phone rings
+    max_attempts: int = 3  # secretaries tried before voicemail
+    max_ring_seconds: int = 60  # total ringing before voicemail
+    wrap_up_seconds: int = 30  # after a live call, before the secretary rings again
+    voicemail_max_seconds: int = 120
+    after_hours: AfterHours = AfterHours.VOICEMAIL
+    on_call: tuple[str, ...] = ()  # secretary ids, for after_hours = "on_call"
+
+
+@dataclass(frozen=True, slots=True)
+class IvrOption:
+    """What pressing a digit means: a skill (category) and/or a language."""
+
+    skill: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IvrSettings:
+    prompt: str  # said in the tenant's language after the greeting
+    prompt_audio: str | None = None
+    timeout_seconds: int = 5
+    options: Mapping[str, IvrOption] = field(default_factory=dict)  # "1" -> option
+
+
+@dataclass(frozen=True, slots=True)
+class TenantProfile:
+    id: str
+    name: str
+    language: str
+    languages: tuple[str, ...]
+    timezone: str
+    greeting: str | None
+    greetings: Mapping[str, str]
+    fallback_number: str | None
+    vip_numbers: frozenset[str]
+    primaries: tuple[str, ...]
+    backups: tuple[str, ...]
+    hours: BusinessHours  # always_open when the config gives no hours
+    voice: VoiceSettings
+    ivr: IvrSettings | None
+
+    def speech_language(self, language: str | None = None) -> str:
+        lang = language or self.language
+        if lang == self.language and self.voice.speech_language:
+            return self.voice.speech_language
+        return DEFAULT_SPEECH_LANGUAGE.get(lang, "en-US")
+
+    def say_language(self, language: str | None = None) -> str:
+        lang = language or self.language
+        if lang == self.language and self.voice.say_language:
+            return self.voice.say_language
+        return DEFAULT_SPEECH_LANGUAGE.get(lang, "en-US")
+
+    def greeting_in(self, language: str) -> str | None:
+        if language == self.language:
+            return self.greeting
+        return self.greetings.get(language)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretaryProfile:
+    id: str
+    name: str
+    role: Role
+    languages: tuple[str, ...]  # the first is her interface language (the whisper's)
+    skills: frozenset[str]
+    capacity: int
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """The agency at one config version."""
+
+    version: str
+    tenants: Mapping[str, TenantProfile]
+    secretaries: Mapping[str, SecretaryProfile]
+    agency_name: str = ""
+    by_number: Mapping[str, str] = field(default_factory=dict)  # E.164 -> tenant id
+
+    def tenant_for_number(self, number: str) -> TenantProfile | None:
+        tenant_id = self.by_number.get(number)
+        return None if tenant_id is None else self.tenants.get(tenant_id)
