@@ -33,3 +33,7 @@ class InvalidTransition(MonshiError):
 
 class SchemaNotReady(MonshiError):
     """The database lacks Monshi's tables: `monshi db upgrade` was not run."""
+
+
+class PresenceConflict(MonshiError):
+    """The secretary's presence cannot change now: she is on a call."""
