@@ -367,6 +367,12 @@ class Repository:
         with self.engine.connect() as connection:
             return connection.scalar(select(func.count()).select_from(work_items)) or 0
 
+    def list_secretaries(self) -> list[Secretary]:
+        """Every secretary, supervisor and admin, by id."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(secretaries).order_by(secretaries.c.id)).all()
+        return [_secretary(row) for row in rows]
+
 
 def _for_update(statement: Any, repository: Repository) -> Any:
     # SQLite has no row locks; its BEGIN IMMEDIATE already holds the database's writer lock.
