@@ -14,9 +14,10 @@ from integrations.twilio import sms
 from integrations.twilio.signature import twilio_signature_middleware
 from triage.settings import Settings
 from triage.store.db import make_engine
+from triage.store.presence import Presence
 from triage.store.repository import Repository
-from triage.web import api
-from triage.web.state import DISPATCHER, REDIS, REPOSITORY, SETTINGS
+from triage.web import api, presence_api
+from triage.web.state import DISPATCHER, PRESENCE, REDIS, REPOSITORY, SETTINGS
 from workers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/readyz", readyz)
     sms.add_routes(app)
     api.add_routes(app)
+    presence_api.add_routes(app)
     return app
 
 
@@ -51,6 +53,7 @@ async def _connections(app: web.Application) -> AsyncIterator[None]:
     app[REPOSITORY] = Repository(engine)
     app[REDIS] = connection
     app[DISPATCHER] = Dispatcher(connection)
+    app[PRESENCE] = Presence(connection)
     yield
     connection.close()
     engine.dispose()

@@ -6,6 +6,7 @@ import redis
 from aiohttp import web
 
 from triage.settings import Settings
+from triage.store.presence import Presence
 from triage.store.repository import Repository
 from workers.dispatch import Dispatcher
 
@@ -13,3 +14,4 @@ SETTINGS = web.AppKey("settings", Settings)
 REPOSITORY = web.AppKey("repository", Repository)
 REDIS = web.AppKey("redis", redis.Redis)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+PRESENCE = web.AppKey("presence", Presence)
