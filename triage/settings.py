@@ -35,6 +35,9 @@ class Settings:
     imap_url: str = ""
     smtp_url: str = ""
     log_level: str = "INFO"
+    # Where the web process keeps call events it could not hand to Redis (Redis down);
+    # they are replayed when Redis is back.
+    spool_dir: str = "var/spool"
 
     @classmethod
     def from_env(
@@ -74,6 +77,7 @@ class Settings:
             imap_url=get("IMAP_URL"),
             smtp_url=get("SMTP_URL"),
             log_level=get("MONSHI_LOG_LEVEL").upper() or "INFO",
+            spool_dir=get("MONSHI_SPOOL_DIR") or "var/spool",
         )
 
 

@@ -135,6 +135,8 @@ class Repository:
         body: str,
         subject: str = "",
         payload: Mapping[str, Any] | None = None,
+        priority: Priority = Priority.NORMAL,
+        language: str | None = None,
         actor: str,
     ) -> tuple[int, bool]:
         """Store an inbound thing once. Returns (item id, whether it is new).
@@ -148,7 +150,8 @@ class Repository:
             "channel": channel.value,
             "external_id": external_id,
             "status": ItemStatus.RECEIVED.value,
-            "priority_rank": Priority.NORMAL.rank,
+            "priority_rank": priority.rank,
+            "language": language,
             "sender": sender,
             "recipient": recipient,
             "subject": subject,
@@ -184,6 +187,26 @@ class Repository:
             )
         assert existing is not None
         return existing, False
+
+    def item_id_for(self, channel: Channel, external_id: str) -> int | None:
+        """The item an edge stored under its own id, if any."""
+        with self.engine.connect() as connection:
+            return connection.scalar(
+                select(work_items.c.id).where(
+                    work_items.c.channel == channel.value,
+                    work_items.c.external_id == external_id,
+                )
+            )
+
+    def held_counts(self) -> dict[str, int]:
+        """How many items each secretary holds now (claimed, not completed)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(work_items.c.held_by, func.count())
+                .where(work_items.c.status == ItemStatus.CLAIMED.value)
+                .group_by(work_items.c.held_by)
+            ).all()
+        return {row[0]: row[1] for row in rows if row[0] is not None}
 
     def received_item_ids(self, older_than: datetime, limit: int = 1000) -> list[int]:
         """Items stored but never routed (their ingest job was lost): to be re-enqueued."""

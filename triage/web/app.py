@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import redis
+import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy import text
 
-from integrations.twilio import sms
+from integrations.twilio import sms, voice
 from integrations.twilio.signature import twilio_signature_middleware
 from triage.settings import Settings
+from triage.store.calls import CallStore
 from triage.store.db import make_engine
 from triage.store.presence import Presence
 from triage.store.repository import Repository
 from triage.web import api, presence_api
-from triage.web.state import DISPATCHER, PRESENCE, REDIS, REPOSITORY, SETTINGS
+from triage.web.call_persister import CallPersister
+from triage.web.directory_cache import DirectoryCache
+from triage.web.spool import Spool
+from triage.web.state import (
+    ASYNC_REDIS,
+    CALLS,
+    CLOCK,
+    DIRECTORY,
+    DISPATCHER,
+    PRESENCE,
+    REDIS,
+    REPOSITORY,
+    SETTINGS,
+    SPOOL,
+)
 from workers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -25,8 +44,12 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT_SECONDS = 2.0
 
 
-def create_app(settings: Settings) -> web.Application:
-    """The whole web process: Twilio webhooks, JSON API, health endpoints."""
+def create_app(settings: Settings, *, background: bool = True) -> web.Application:
+    """The whole web process: Twilio webhooks, JSON API, health endpoints.
+
+    `background` runs the directory refresher, the call-event persister and the spool
+    replayer; tests that drive those by hand turn it off.
+    """
     app = web.Application(
         middlewares=[
             twilio_signature_middleware(settings.twilio_auth_token, settings.public_url),
@@ -35,10 +58,15 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=1024**2,
     )
     app[SETTINGS] = settings
+    app[CLOCK] = _utcnow
+    app[SPOOL] = Spool(Path(settings.spool_dir))
     app.cleanup_ctx.append(_connections)
+    if background:
+        app.cleanup_ctx.append(_background_tasks)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     sms.add_routes(app)
+    voice.add_routes(app)
     api.add_routes(app)
     presence_api.add_routes(app)
     return app
@@ -54,9 +82,39 @@ async def _connections(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = connection
     app[DISPATCHER] = Dispatcher(connection)
     app[PRESENCE] = Presence(connection)
+    async_connection = aioredis.Redis.from_url(
+        settings.redis_url, socket_timeout=2, socket_connect_timeout=1
+    )
+    app[ASYNC_REDIS] = async_connection
+    app[CALLS] = CallStore(async_connection)
+    app[DIRECTORY] = DirectoryCache(app[REPOSITORY])
+    try:
+        await asyncio.to_thread(app[DIRECTORY].refresh)
+    except Exception as error:  # start anyway: the refresher retries, calls get voicemail
+        log.error("could not load the agency directory at start-up: %s", error)
     yield
+    await async_connection.aclose()
     connection.close()
     engine.dispose()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
+    persister = CallPersister(app[ASYNC_REDIS], app[REPOSITORY], app[DISPATCHER])
+    tasks = [
+        asyncio.create_task(app[DIRECTORY].run(), name="directory-refresh"),
+        asyncio.create_task(persister.run(), name="call-persister"),
+        asyncio.create_task(app[SPOOL].run(app[CALLS]), name="spool-replay"),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def healthz(_request: web.Request) -> web.Response:

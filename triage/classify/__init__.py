@@ -1,0 +1,1 @@
+"""Reading what people said or wrote: normalization, language, category, urgency, entities."""

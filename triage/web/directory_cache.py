@@ -1,0 +1,51 @@
+"""The web process's in-memory view of the agency, refreshed when the stored config changes.
+
+The voice path reads it without I/O; when the database is down it keeps serving the last
+snapshot, so calls are still answered in the client's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from triage.directory import Directory
+from triage.store.directory_store import config_version, load_directory
+from triage.store.repository import Repository
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 2.0
+
+
+class DirectoryCache:
+    """The current Directory and secretaries' held-item counts, swapped atomically."""
+
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+        self.directory = Directory(version="", tenants={}, secretaries={})
+        self.held_counts: Mapping[str, int] = {}
+        self.healthy = False
+
+    def refresh(self) -> bool:
+        """Reload when the config version changed; always refresh held counts. Blocking."""
+        version = config_version(self.repository.engine)
+        changed = version != self.directory.version or not self.healthy
+        if changed:
+            self.directory = load_directory(self.repository.engine)
+            log.info("agency directory loaded at config version %s", version or "(none)")
+        self.held_counts = self.repository.held_counts()
+        self.healthy = True
+        return changed
+
+    async def run(self, interval: float = REFRESH_SECONDS) -> None:
+        """Refresh forever; a failing database keeps the last snapshot and is retried."""
+        while True:
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception as error:  # any store failure: keep serving the last snapshot
+                if self.healthy:
+                    log.warning("directory refresh failed, serving the last snapshot: %s", error)
+                self.healthy = False
+            await asyncio.sleep(interval)

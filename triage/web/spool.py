@@ -1,0 +1,76 @@
+"""A local, durable spool for call events that could not reach Redis.
+
+When Redis is down the voice webhook still answers (voicemail or the client's fallback
+number) and writes what happened here, one fsync'ed file per webhook; a background task
+hands the files to the call-event stream once Redis answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import redis
+
+from triage.store.calls import CallEvent, CallStore
+
+log = logging.getLogger(__name__)
+
+REPLAY_SECONDS = 2.0
+
+
+class Spool:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def put(self, events: Sequence[CallEvent]) -> Path:
+        """Write events durably (write, fsync, rename); returns the file."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{os.getpid()}-{uuid.uuid4().hex}.json"
+        temporary = self.directory / (name + ".tmp")
+        with temporary.open("w", encoding="utf-8") as handle:
+            json.dump([asdict(event) for event in events], handle, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        final = self.directory / name
+        temporary.rename(final)
+        return final
+
+    def pending(self) -> list[Path]:
+        if not self.directory.exists():
+            return []
+        return sorted(self.directory.glob("*.json"), key=lambda path: path.stat().st_mtime)
+
+    async def replay(self, calls: CallStore) -> int:
+        """Move spooled events into the call-event stream; returns how many files went."""
+        moved = 0
+        for path in self.pending():
+            events = [
+                CallEvent(
+                    kind=raw["kind"],
+                    call_sid=raw["call_sid"],
+                    data=raw["data"],
+                    at=raw["at"],
+                )
+                for raw in json.loads(path.read_text(encoding="utf-8"))
+            ]
+            await calls.add_events(events)
+            path.unlink()
+            moved += 1
+        if moved:
+            log.warning("replayed %d spooled call webhook(s) into Redis", moved)
+        return moved
+
+    async def run(self, calls: CallStore, interval: float = REPLAY_SECONDS) -> None:
+        while True:
+            try:
+                await self.replay(calls)
+            except (redis.RedisError, OSError) as error:
+                log.info("spool replay waits: %s", error)
+            await asyncio.sleep(interval)
