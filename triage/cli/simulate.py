@@ -1,18 +1,19 @@
 """`monshi simulate ...`: send a running instance the signed requests Twilio would send.
 
-The request is built, signed and posted by `post_twilio_webhook`, which `simulate call`
-shares with `simulate sms`. The signature covers the URL the server believes it is
-reached at: MONSHI_PUBLIC_URL when set (as behind a proxy), else the --url given.
+`simulate sms` posts one webhook (`post_twilio_webhook`); `simulate call` plays a whole
+call with `integrations.twilio.call_simulator` over an aiohttp session. Both sign for
+the URL the server believes it is reached at: MONSHI_PUBLIC_URL when set (as behind a
+proxy), else the --url given; both read the auth token as `webhook_credentials` says.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.client import HTTPMessage
@@ -20,17 +21,29 @@ from pathlib import Path
 from typing import IO, Final
 
 import click
-import phonenumbers
-from twilio.request_validator import RequestValidator
 
+from integrations.twilio.call_simulator import (
+    ANSWER_ANY,
+    DEFAULT_MESSAGE,
+    DEFAULT_RECORD_SECONDS,
+    DEFAULT_TALK_SECONDS,
+    PLACEHOLDER_ACCOUNT_SID,
+    SIGNATURE_HEADER,
+    TWILIO_API_VERSION,
+    TWILIO_WEBHOOK_HEADERS,
+    CallOptions,
+    CallResult,
+    CallSimulator,
+    new_sid,
+    number_location,
+    sign_webhook,
+)
 from triage.cli import cli
 from triage.cli.run import DEFAULT_VAR_DIR, SECRETS_FILE_NAME, read_secrets_file
 
 DEFAULT_URL: Final = "http://127.0.0.1:8080"
 SMS_PATH: Final = "/twilio/sms"
-TWILIO_API_VERSION: Final = "2010-04-01"
-# Used when no TWILIO_ACCOUNT_SID is set: a well-formed sid that is clearly not real.
-PLACEHOLDER_ACCOUNT_SID: Final = "AC" + "0" * 32
+WEBHOOK_TIMEOUT_SECONDS: Final = 15.0  # how long Twilio waits for a webhook's answer
 
 # The GSM 03.38 alphabet: a body in it travels as 7-bit text, anything else as UCS-2.
 _GSM7_BASIC: Final = frozenset(
@@ -39,6 +52,7 @@ _GSM7_BASIC: Final = frozenset(
 )
 _GSM7_EXTENDED: Final = frozenset("^{}\\[~]|€\f")  # each costs an escape plus the character
 _SID_PATTERN: Final = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
+_DIGITS_PATTERN: Final = re.compile(r"^[0-9*#w]+$")  # keys, "w" a half-second pause
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +77,6 @@ class TwilioCredentials:
     public_url: str
 
 
-def new_sid(prefix: str) -> str:
-    """A Twilio-shaped sid: two letters and 32 hex digits (e.g. "SM" for a message)."""
-    return prefix + uuid.uuid4().hex
-
-
 def sms_segments(body: str) -> int:
     """How many SMS segments Twilio would count for `body` (GSM-7 or UCS-2 encoding)."""
     if all(char in _GSM7_BASIC or char in _GSM7_EXTENDED for char in body):
@@ -80,26 +89,6 @@ def sms_segments(body: str) -> int:
     if length <= single:
         return 1
     return -(-length // multi)
-
-
-def number_location(number: str, side: str) -> dict[str, str]:
-    """Twilio's FromCountry/FromState/FromCity/FromZip (or To...) for a number.
-
-    Twilio fills in city, state and zip only for some North American numbers; a simulation
-    cannot know them, so they stay empty, as Twilio sends them for most of the world.
-    """
-    country = ""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is not None:
-        # Fictional numbers (555-01xx) have no region; their country code still names one.
-        country = phonenumbers.region_code_for_number(parsed) or (
-            phonenumbers.region_code_for_country_code(parsed.country_code or 0)
-        )
-        country = "" if country == phonenumbers.UNKNOWN_REGION else country
-    return {f"{side}Country": country, f"{side}State": "", f"{side}City": "", f"{side}Zip": ""}
 
 
 def sms_webhook_params(
@@ -156,6 +145,11 @@ def webhook_credentials(
     )
 
 
+def signing_base(base_url: str, credentials: TwilioCredentials) -> str:
+    """What the instance rebuilds signed URLs from: its public URL, else where it is reached."""
+    return credentials.public_url or base_url.rstrip("/")
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Twilio does not follow redirects from a webhook, so neither does the simulation."""
 
@@ -176,25 +170,20 @@ def post_twilio_webhook(
     path: str,
     params: Mapping[str, str],
     credentials: TwilioCredentials,
-    timeout: float = 15.0,
+    timeout: float = WEBHOOK_TIMEOUT_SECONDS,
 ) -> WebhookResponse:
     """POST `params` form-encoded to base_url + path, signed as Twilio signs webhooks.
 
     Raises OSError (URLError) when the instance cannot be reached.
     """
     url = base_url.rstrip("/") + path
-    signed_url = (credentials.public_url + path) if credentials.public_url else url
-    signature = RequestValidator(credentials.auth_token).compute_signature(signed_url, params)
+    signed_url = signing_base(base_url, credentials) + path
+    signature = sign_webhook(credentials.auth_token, signed_url, params)
     request = urllib.request.Request(
         url,
         data=urllib.parse.urlencode(params).encode("utf-8"),
         method="POST",
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "User-Agent": "TwilioProxy/1.1",
-            "Accept": "*/*",
-            "X-Twilio-Signature": signature,
-        },
+        headers={**TWILIO_WEBHOOK_HEADERS, SIGNATURE_HEADER: signature},
     )
     opener = urllib.request.build_opener(_NoRedirect)
     try:
@@ -242,6 +231,119 @@ def simulate_sms(
     )
     response = _post_or_fail(url, SMS_PATH, params, credentials)
     _report(response, params["MessageSid"])
+
+
+@simulate.command("call")
+@click.option("--to", "to", required=True, help="The Twilio number called (a tenant's number).")
+@click.option("--from", "from_", required=True, help="The caller's number, E.164.")
+@click.option("--say", help="What the caller says at the first IVR prompt taking speech.")
+@click.option("--digits", help="What the caller presses at the first IVR prompt taking keys.")
+@click.option(
+    "--answer",
+    default=ANSWER_ANY,
+    show_default=True,
+    help="Who picks up when secretaries are dialled: a secretary id (or phone), any, none.",
+)
+@click.option(
+    "--message",
+    default=DEFAULT_MESSAGE,
+    show_default=True,
+    help="The voicemail's transcript, if the call ends in voicemail.",
+)
+@click.option(
+    "--record-seconds",
+    type=click.IntRange(1, 3600),
+    default=DEFAULT_RECORD_SECONDS,
+    show_default=True,
+    help="How long the voicemail is (RecordingDuration).",
+)
+@click.option(
+    "--talk-seconds",
+    type=click.IntRange(1, 14400),
+    default=DEFAULT_TALK_SECONDS,
+    show_default=True,
+    help="How long a connected call lasts (DialCallDuration).",
+)
+@click.option("--call-sid", help="Use this CallSid (CA + 32 hex), e.g. to replay a call.")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="Where the instance listens.")
+@click.option(
+    "--var-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_VAR_DIR,
+    show_default=True,
+    help="Where `monshi run` keeps secrets.env (used when TWILIO_AUTH_TOKEN is not set).",
+)
+def simulate_call(
+    to: str,
+    from_: str,
+    say: str | None,
+    digits: str | None,
+    answer: str,
+    message: str,
+    record_seconds: int,
+    talk_seconds: int,
+    call_sid: str | None,
+    url: str,
+    var_dir: Path,
+) -> None:
+    """Play Twilio's side of a whole call: POST URL/twilio/voice and follow the TwiML.
+
+    Gathers get --digits or --say, dialled secretaries hear their whisper and press 1
+    (or do not pick up, per --answer), voicemails get their recording and transcription
+    callbacks, and the call ends with its status callback. Each request is printed with
+    its HTTP status and the verbs answered; a failing webhook exits 1.
+    """
+    if call_sid is not None and not (_SID_PATTERN.match(call_sid) and call_sid[:2] == "CA"):
+        raise click.BadParameter("must be CA followed by 32 hex digits", param_hint="--call-sid")
+    if digits is not None and not _DIGITS_PATTERN.match(digits):
+        raise click.BadParameter("keys are 0-9, * and #", param_hint="--digits")
+    credentials = webhook_credentials(var_dir)
+    options = CallOptions(
+        to=to,
+        from_=from_,
+        say=say,
+        digits=digits,
+        answer=answer,
+        record_seconds=record_seconds,
+        message=message,
+        talk_seconds=talk_seconds,
+        call_sid=call_sid,
+    )
+    result = asyncio.run(_play_call(url, credentials, options))
+    if not result.ok:
+        click.echo(f"error: {result.error}", err=True)
+        raise click.exceptions.Exit(1)
+
+
+async def _play_call(
+    base_url: str, credentials: TwilioCredentials, options: CallOptions
+) -> CallResult:
+    """One call over an aiohttp session to base_url; printing each step as it happens."""
+    import aiohttp  # here, so that every other `monshi` command starts without it
+
+    base = base_url.rstrip("/")
+    timeout = aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+
+        async def post(path: str, params: dict[str, str], signature: str) -> tuple[int, str]:
+            headers = {**TWILIO_WEBHOOK_HEADERS, SIGNATURE_HEADER: signature}
+            try:
+                async with session.post(
+                    base + path, data=params, headers=headers, allow_redirects=False
+                ) as response:
+                    return response.status, await response.text(errors="replace")
+            except (aiohttp.ClientError, TimeoutError) as error:
+                reason = str(error) or f"no answer within {WEBHOOK_TIMEOUT_SECONDS:g} s"
+                raise click.ClickException(f"cannot reach {base}{path}: {reason}") from error
+
+        simulator = CallSimulator(
+            post,
+            auth_token=credentials.auth_token,
+            public_url=signing_base(base_url, credentials),
+            account_sid=credentials.account_sid,
+            echo=click.echo,
+        )
+        return await simulator.run(options)
 
 
 def _post_or_fail(
