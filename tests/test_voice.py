@@ -14,6 +14,7 @@ from aiohttp.web import Application
 
 from tests.voice_support import (
     ACME,
+    CASPIAN,
     HUDSON,
     PARS,
     FakeTwilio,
@@ -328,3 +329,43 @@ async def test_fallback_url_takes_a_voicemail_without_redis_or_database(rig: Rig
     await spool.replay(rig.app[CALLS])
     await rig.persist()
     assert "answered_by_fallback" in rig.event_kinds(call)
+
+
+@pytest.mark.parametrize(
+    ("params", "skill", "language", "secretary"),
+    [
+        (
+            {"SpeechResult": "Hi, I need to pay my last invoice", "Confidence": "0.8"},
+            "accounting",
+            "en",
+            "emily",
+        ),
+        ({"Digits": "9"}, None, "fa", "sara"),
+        ({"SpeechResult": "umm hello", "Confidence": "0.4"}, None, "en", "sara"),
+    ],
+    ids=["english-speech", "digit-for-persian", "speech-without-cue"],
+)
+async def test_bilingual_ivr_routes_by_english_speech_or_language_digit(
+    rig: Rig, params: dict[str, str], skill: str | None, language: str, secretary: str
+) -> None:
+    rig.available("sara", "emily")  # sara has waited longest
+    # 12:00 UTC on Wednesday is 07:00 in Toronto, before opening: move to 15:00 UTC.
+    rig.clock.now = WEDNESDAY_NOON_UTC.replace(hour=15)
+    call = new_sid()
+    menu = await rig.twilio.incoming(call, CASPIAN)
+    assert menu.find("Gather").attrib["language"] == "en-US"
+    routed = await rig.twilio.post(
+        "/twilio/voice/gather", {**rig.twilio.call_params(call, CASPIAN), **params}
+    )
+    assert dialled(routed) == secretary
+    await rig.persist()
+    item = rig.item(call)
+    assert (item.category, item.language) == (skill, language)
+
+
+async def test_after_hours_rings_the_on_call_secretary(rig: Rig) -> None:
+    rig.available("emily", "david")  # emily is assigned but not on call
+    call = new_sid()
+    answer = await rig.twilio.incoming(call, CASPIAN)  # 07:00 in Toronto: closed
+    assert dialled(answer) == "david"
+    assert rig.status_of("emily") is PresenceStatus.AVAILABLE

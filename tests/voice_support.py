@@ -86,6 +86,39 @@ fri = "09:00-17:00"
 [tenants.voice]
 after_hours = "forward"
 
+[[tenants]]
+id = "caspian-travel"
+name = "Caspian Travel"
+language = "en"
+languages = ["en", "fa"]
+timezone = "America/Toronto"
+greeting = "Thank you for calling Caspian Travel."
+phone_numbers = ["+14165550123"]
+secretaries = ["emily", "sara"]
+backups = ["reza"]
+
+[tenants.greetings]
+fa = "با آژانس مسافرتی کاسپین تماس گرفته‌اید."
+
+[tenants.hours]
+mon = "09:00-18:00"
+tue = "09:00-18:00"
+wed = "09:00-18:00"
+thu = "09:00-18:00"
+fri = "09:00-18:00"
+
+[tenants.voice]
+after_hours = "on_call"
+on_call = ["david"]
+
+[tenants.ivr]
+prompt = "Bookings: press 1. Billing: press 2. Or say how we can help. فارسی: ۹"
+
+[tenants.ivr.options]
+"1" = { skill = "travel" }
+"2" = { skill = "accounting" }
+"9" = { language = "fa" }
+
 [[secretaries]]
 id = "sara"
 name = "Sara Ahmadi"
@@ -135,6 +168,7 @@ phone = "+989127654321"
 ACME = "+12125550143"
 PARS = "+982188776655"
 HUDSON = "+12125550144"
+CASPIAN = "+14165550123"
 CALLER = "+12125550123"
 
 

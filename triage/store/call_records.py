@@ -128,7 +128,9 @@ def _started(repository: Repository, item_id: int, event: CallEvent) -> bool:
 
 def _ivr(repository: Repository, item_id: int, event: CallEvent) -> bool:
     data = event.data
-    values = {"category": data["skill"]} if data.get("skill") else {}
+    values: dict[str, Any] = {"language": data["language"]} if data.get("language") else {}
+    if data.get("skill"):
+        values["category"] = data["skill"]
     _change(repository, item_id, "ivr", data, call_updates={"ivr": dict(data)}, values=values)
     return False
 
