@@ -8,11 +8,13 @@ These tests are about the simulator: the real voice handlers have their own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +32,14 @@ from integrations.twilio.call_simulator import (
 )
 from integrations.twilio.signature import twilio_signature_middleware
 from tests.conftest import free_port
+from tests.voice_support import ACME, configure
 from triage.cli import cli
+from triage.models import Channel
+from triage.presence import PresenceStatus
+from triage.settings import Settings
+from triage.web.app import create_app
+from triage.web.call_persister import CallPersister
+from triage.web.state import ASYNC_REDIS, DISPATCHER, PRESENCE, REPOSITORY
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 PUBLIC_URL = "https://monshi.example"
@@ -643,3 +652,49 @@ def test_command_call_sid_is_used_for_every_parent_request() -> None:
 
     assert result.exit_code == 0, result.output
     assert {request.params["CallSid"] for request in voice.received} == {sid}
+
+
+# --- Against the real voice webhooks --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "answered_by", "outcome_events"),
+    [
+        ("emily", "emily", {"accepted", "handled_live"}),
+        ("none", None, {"voicemail", "transcribed"}),
+    ],
+)
+async def test_the_simulator_plays_whole_calls_through_the_real_voice_app(
+    aiohttp_client: Any,
+    settings: Settings,
+    tmp_path: Path,
+    answer: str,
+    answered_by: str | None,
+    outcome_events: set[str],
+) -> None:
+    configure(settings, tmp_path)
+    settings = dataclasses.replace(settings, spool_dir=str(tmp_path / "spool"))
+    app = create_app(settings, background=False)
+    client = await aiohttp_client(app)
+    for secretary in ("sara", "emily"):  # sara has waited longest: she is rung first
+        app[PRESENCE].set_status(secretary, PresenceStatus.AVAILABLE)
+    simulator = CallSimulator(
+        transport(client),
+        auth_token=settings.twilio_auth_token,
+        public_url=settings.public_url,
+        account_sid=settings.twilio_account_sid,
+    )
+    result = await simulator.run(CallOptions(to=ACME, from_=CALLER, answer=answer))
+
+    assert result.ok, result.error
+    assert all(step.status == 200 for step in result.steps)
+    assert result.dialled == ["sara", "emily"] and result.answered_by == answered_by
+    assert result.voicemail is (answered_by is None)
+    persister = CallPersister(app[ASYNC_REDIS], app[REPOSITORY], app[DISPATCHER])
+    while await persister.drain_once():
+        pass
+    repository = app[REPOSITORY]
+    item_id = repository.item_id_for(Channel.CALL, result.call_sid)
+    assert item_id is not None
+    kinds = {event.kind for event in repository.events(item_id)}
+    assert outcome_events | {"call_started", "call_ended"} <= kinds

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
 from collections.abc import Callable
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,12 @@ from sqlalchemy.engine import Engine
 
 from tests.conftest import REPO_ROOT
 from triage.cli import cli
-from triage.config import load_config, parse_config, validate_config
+from triage.config import load_config, parse_config, tenant_from_stored, validate_config
 from triage.config_output import diff_configs, render_config, summarize_changes
-from triage.errors import ConfigError
+from triage.directory import AfterHours, IvrOption, VoiceSettings
+from triage.errors import ConfigError, SchemaNotReady
 from triage.models import Channel, ItemStatus, Role
 from triage.store.config_store import (
-    SchemaNotReady,
     apply_config_path,
     export_config_toml,
     load_current_config,
@@ -490,6 +492,532 @@ def test_diff_names_each_change() -> None:
     assert diff_configs(new, new) == []
 
 
+# -- call handling: [tenants.hours], [tenants.voice], [tenants.ivr] --------------------
+
+WEEKDAY_HOURS = {day: "09:00-17:00" for day in ("mon", "tue", "wed", "thu", "fri")}
+ACME_IVR = {
+    "prompt": "For appointments press 1, for billing press 2.",
+    "options": {"1": {"skill": "scheduling"}, "2": {"skill": "accounting"}},
+}
+
+
+def with_call_keys(
+    hours: dict[str, Any] | None = None,
+    voice: dict[str, Any] | None = None,
+    ivr: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """minimal() with these tables on acme-dental (an English tenant without fallback)."""
+    document = minimal()
+    for key, table in (("hours", hours), ("voice", voice), ("ivr", ivr)):
+        if table is not None:
+            document["tenants"][0][key] = table
+    return document
+
+
+def call_mistake(table: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """Set acme-dental's `table` ("hours", "voice", "ivr") to `value`, valid around it."""
+    return set_in((*T0, table), value)
+
+
+CALL_MISTAKES = [
+    # [tenants.hours]
+    ("hours not a table", call_mistake("hours", "9-5"), "tenants[0].hours: expected a table"),
+    (
+        "unknown day",
+        call_mistake("hours", {"monday": "09:00-17:00", "tue": "09:00-17:00"}),
+        'tenants[0].hours.monday: unknown key; did you mean "mon"?',
+    ),
+    (
+        "time without minutes",
+        call_mistake("hours", {"mon": "9-17"}),
+        "tenants[0].hours.mon: '9' is not a time like 09:30",
+    ),
+    (
+        "range ending before it starts",
+        call_mistake("hours", {"mon": "17:00-09:00"}),
+        "tenants[0].hours.mon: '17:00-09:00' ends before it starts",
+    ),
+    (
+        "overlapping ranges",
+        call_mistake("hours", {"mon": "09:00-13:00, 12:00-18:00"}),
+        "tenants[0].hours.mon: '12:00-18:00' overlaps",
+    ),
+    (
+        "day as a number",
+        call_mistake("hours", {"mon": 9}),
+        'tenants[0].hours.mon: must be a string like "09:00-17:00"',
+    ),
+    (
+        "every day closed",
+        call_mistake("hours", {"mon": "closed", "sun": "Closed"}),
+        "tenants[0].hours: every day is closed",
+    ),
+    (
+        "holidays but no days",
+        call_mistake("hours", {"holidays": ["2026-01-01"]}),
+        "tenants[0].hours: give the opening hours of at least one day",
+    ),
+    (
+        "holiday that does not exist",
+        call_mistake("hours", {**WEEKDAY_HOURS, "holidays": ["2026-01-01", "2026-02-30"]}),
+        'tenants[0].hours.holidays[1]: "2026-02-30" is not a date like "2026-03-20"',
+    ),
+    (
+        "holiday in basic ISO form",
+        call_mistake("hours", {**WEEKDAY_HOURS, "holidays": ["20260101"]}),
+        'tenants[0].hours.holidays[0]: "20260101" is not a date',
+    ),
+    (
+        "holiday listed twice",
+        call_mistake("hours", {**WEEKDAY_HOURS, "holidays": ["2026-12-25", "2026-12-25"]}),
+        "tenants[0].hours.holidays[1]: 2026-12-25 is listed twice "
+        "(first at tenants[0].hours.holidays[0])",
+    ),
+    (
+        "holidays as one string",
+        call_mistake("hours", {**WEEKDAY_HOURS, "holidays": "2026-12-25"}),
+        "tenants[0].hours.holidays: expected an array of dates, got a string",
+    ),
+    (
+        "always_open as text",
+        call_mistake("hours", {"always_open": "yes"}),
+        "tenants[0].hours.always_open: expected a boolean (true or false), got a string",
+    ),
+    (
+        "always_open with days",
+        call_mistake("hours", {**WEEKDAY_HOURS, "always_open": True}),
+        "tenants[0].hours: always_open = true takes no days or holidays",
+    ),
+    # [tenants.voice]
+    ("voice not a table", call_mistake("voice", "alice"), "tenants[0].voice: expected a table"),
+    ("unknown voice key", call_mistake("voice", {"ring": 20}), "tenants[0].voice.ring: unknown"),
+    (
+        "greeting audio over http",
+        call_mistake("voice", {"greeting_audio": "http://acme.example/hello.mp3"}),
+        'tenants[0].voice.greeting_audio: "http://acme.example/hello.mp3" is not an https URL',
+    ),
+    (
+        "greeting audio as a path",
+        call_mistake("voice", {"greeting_audio": "/audio/hello.mp3"}),
+        'tenants[0].voice.greeting_audio: "/audio/hello.mp3" is not an https URL',
+    ),
+    (
+        "greeting audio without a host",
+        call_mistake("voice", {"greeting_audio": "https:///hello.mp3"}),
+        'tenants[0].voice.greeting_audio: "https:///hello.mp3" is not an https URL (no host)',
+    ),
+    (
+        "voice name with a space",
+        call_mistake("voice", {"say_voice": "Polly Joanna"}),
+        'tenants[0].voice.say_voice: "Polly Joanna" is not a voice name',
+    ),
+    (
+        "say language without a region",
+        call_mistake("voice", {"say_language": "english"}),
+        'tenants[0].voice.say_language: "english" is not a language tag with a region',
+    ),
+    (
+        "speech language with an underscore",
+        call_mistake("voice", {"speech_language": "en_US"}),
+        'tenants[0].voice.speech_language: "en_US" is not a language tag',
+    ),
+    (
+        "speech language of another language",
+        call_mistake("voice", {"speech_language": "fa-IR"}),
+        'tenants[0].voice.speech_language: "fa-IR" is not in the tenant\'s language "en"',
+    ),
+    (
+        "ring too short",
+        call_mistake("voice", {"ring_seconds": 4}),
+        "tenants[0].voice.ring_seconds: must be from 5 to 120, got 4",
+    ),
+    (
+        "ring too long",
+        call_mistake("voice", {"ring_seconds": 121, "max_ring_seconds": 600}),
+        "tenants[0].voice.ring_seconds: must be from 5 to 120, got 121",
+    ),
+    (
+        "ring as text",
+        call_mistake("voice", {"ring_seconds": "20"}),
+        "tenants[0].voice.ring_seconds: expected an integer, got a string",
+    ),
+    (
+        "no attempts",
+        call_mistake("voice", {"max_attempts": 0}),
+        "tenants[0].voice.max_attempts: must be from 1 to 10, got 0",
+    ),
+    (
+        "too many attempts",
+        call_mistake("voice", {"max_attempts": 11}),
+        "tenants[0].voice.max_attempts: must be from 1 to 10, got 11",
+    ),
+    (
+        "total ring too short",
+        call_mistake("voice", {"max_ring_seconds": 9, "ring_seconds": 5}),
+        "tenants[0].voice.max_ring_seconds: must be from 10 to 600, got 9",
+    ),
+    (
+        "total ring too long",
+        call_mistake("voice", {"max_ring_seconds": 601}),
+        "tenants[0].voice.max_ring_seconds: must be from 10 to 600, got 601",
+    ),
+    (
+        "total ring under one ring",
+        call_mistake("voice", {"ring_seconds": 30, "max_ring_seconds": 20}),
+        "tenants[0].voice.max_ring_seconds: 20 is less than ring_seconds (30)",
+    ),
+    (
+        "negative wrap-up",
+        call_mistake("voice", {"wrap_up_seconds": -1}),
+        "tenants[0].voice.wrap_up_seconds: must be from 0 to 900, got -1",
+    ),
+    (
+        "wrap-up too long",
+        call_mistake("voice", {"wrap_up_seconds": 901}),
+        "tenants[0].voice.wrap_up_seconds: must be from 0 to 900, got 901",
+    ),
+    (
+        "voicemail too short",
+        call_mistake("voice", {"voicemail_max_seconds": 9}),
+        "tenants[0].voice.voicemail_max_seconds: must be from 10 to 600, got 9",
+    ),
+    (
+        "voicemail too long",
+        call_mistake("voice", {"voicemail_max_seconds": 601}),
+        "tenants[0].voice.voicemail_max_seconds: must be from 10 to 600, got 601",
+    ),
+    (
+        "unknown after-hours policy",
+        call_mistake("voice", {"after_hours": "hang_up"}),
+        'tenants[0].voice.after_hours: "hang_up" is not a policy '
+        "(one of: voicemail, forward, on_call)",
+    ),
+    (
+        "forward without a fallback number",
+        call_mistake("voice", {"after_hours": "forward"}),
+        'tenants[0].voice.after_hours: "forward" rings the tenant\'s fallback_number, '
+        "which is not set",
+    ),
+    (
+        "on call without anyone",
+        call_mistake("voice", {"after_hours": "on_call"}),
+        'tenants[0].voice.on_call: must list at least one secretary when after_hours is "on_call"',
+    ),
+    (
+        "on call with an empty list",
+        call_mistake("voice", {"after_hours": "on_call", "on_call": []}),
+        "tenants[0].voice.on_call: must list at least one secretary",
+    ),
+    (
+        "undefined on-call secretary",
+        call_mistake("voice", {"after_hours": "on_call", "on_call": ["sara", "sarah"]}),
+        'tenants[0].voice.on_call[1]: secretary "sarah" is not defined in [[secretaries]]; '
+        'did you mean "sara"?',
+    ),
+    (
+        "on-call secretary listed twice",
+        call_mistake("voice", {"on_call": ["reza", "reza"]}),
+        'tenants[0].voice.on_call[1]: "reza" is listed twice',
+    ),
+    # [tenants.ivr]
+    ("ivr not a table", call_mistake("ivr", "press 1"), "tenants[0].ivr: expected a table"),
+    (
+        "ivr without a prompt",
+        call_mistake("ivr", {"options": ACME_IVR["options"]}),
+        "tenants[0].ivr.prompt: required key is missing",
+    ),
+    (
+        "ivr without options",
+        call_mistake("ivr", {"prompt": "Press 1."}),
+        "tenants[0].ivr.options: required key is missing",
+    ),
+    (
+        "ivr with no option",
+        call_mistake("ivr", {**ACME_IVR, "options": {}}),
+        "tenants[0].ivr.options: must map at least one digit",
+    ),
+    (
+        "blank prompt",
+        call_mistake("ivr", {**ACME_IVR, "prompt": " "}),
+        "tenants[0].ivr.prompt: must not be empty",
+    ),
+    (
+        "English prompt of a Persian tenant",
+        set_in((*T1, "ivr"), {"prompt": "For appointments press 1.", "options": {"1": {}}}),
+        "tenants[1].ivr.prompt: has no Arabic letters; write it in the tenant's language",
+    ),
+    (
+        "prompt in a language the tenant does not serve",
+        call_mistake("ivr", {**ACME_IVR, "prompts": {"fa": "برای فارسی ۲"}}),
+        'tenants[0].ivr.prompts.fa: "fa" is not one of the tenant\'s other languages',
+    ),
+    (
+        "main-language prompt in prompts",
+        call_mistake("ivr", {**ACME_IVR, "prompts": {"en": "Press 1."}}),
+        'tenants[0].ivr.prompts.en: the prompt in the main language "en" goes in prompt',
+    ),
+    (
+        "prompt audio over http",
+        call_mistake("ivr", {**ACME_IVR, "prompt_audio": "http://acme.example/menu.mp3"}),
+        'tenants[0].ivr.prompt_audio: "http://acme.example/menu.mp3" is not an https URL',
+    ),
+    (
+        "no time to answer",
+        call_mistake("ivr", {**ACME_IVR, "timeout_seconds": 0}),
+        "tenants[0].ivr.timeout_seconds: must be from 1 to 30, got 0",
+    ),
+    (
+        "too long to answer",
+        call_mistake("ivr", {**ACME_IVR, "timeout_seconds": 31}),
+        "tenants[0].ivr.timeout_seconds: must be from 1 to 30, got 31",
+    ),
+    (
+        "two digits",
+        call_mistake("ivr", {**ACME_IVR, "options": {"10": {"skill": "sales"}}}),
+        'tenants[0].ivr.options.10: "10" is not a single digit 0-9',
+    ),
+    (
+        "star key",
+        call_mistake("ivr", {**ACME_IVR, "options": {"*": {"skill": "sales"}}}),
+        'tenants[0].ivr.options.*: "*" is not a single digit 0-9',
+    ),
+    (
+        "option as a bare skill",
+        call_mistake("ivr", {**ACME_IVR, "options": {"1": "scheduling"}}),
+        "tenants[0].ivr.options.1: expected a table, got a string",
+    ),
+    (
+        "option choosing nothing",
+        call_mistake("ivr", {**ACME_IVR, "options": {"1": {}}}),
+        "tenants[0].ivr.options.1: must choose a skill, a language, or both",
+    ),
+    (
+        "misspelt option key",
+        call_mistake("ivr", {**ACME_IVR, "options": {"1": {"skil": "sales"}}}),
+        'tenants[0].ivr.options.1.skil: unknown key; did you mean "skill"?',
+    ),
+    (
+        "unknown skill",
+        call_mistake("ivr", {**ACME_IVR, "options": {"3": {"skill": "billing"}}}),
+        'tenants[0].ivr.options.3.skill: "billing" is not a skill (one of: scheduling, travel',
+    ),
+    (
+        "spam is not for callers",
+        call_mistake("ivr", {**ACME_IVR, "options": {"9": {"skill": "spam"}}}),
+        'tenants[0].ivr.options.9.skill: "spam" is not a skill',
+    ),
+    (
+        "language the tenant does not serve",
+        call_mistake("ivr", {**ACME_IVR, "options": {"2": {"language": "fa"}}}),
+        'tenants[0].ivr.options.2.language: "fa" is not a language the tenant serves (en)',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [pytest.param(mutate, expected, id=name) for name, mutate, expected in CALL_MISTAKES],
+)
+def test_each_call_handling_mistake_is_reported_with_its_path(
+    mutate: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    document = minimal()
+    mutate(document)
+    problems = problems_of(document)
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_every_call_handling_mistake_is_reported_at_once() -> None:
+    document = with_call_keys(
+        hours={"mon": "9-17", "holidays": ["2026-02-30"]},
+        voice={"ring_seconds": 200, "after_hours": "forward", "on_call": ["nima"]},
+        ivr={"prompt": "Press 1.", "options": {"1": {"skill": "billing"}, "x": {}}},
+    )
+    document["tenants"][1]["voice"] = {"say_language": "en-US"}
+    problems = problems_of(document)
+    assert [problem.split(":")[0] for problem in problems] == [
+        "tenants[0].hours.holidays[0]",
+        "tenants[0].hours.mon",
+        "tenants[0].voice.ring_seconds",
+        "tenants[0].voice.on_call[0]",
+        "tenants[0].voice.after_hours",
+        "tenants[0].ivr.options.1.skill",
+        "tenants[0].ivr.options.x",
+        "tenants[1].voice.say_language",
+    ]
+
+
+def test_call_handling_keys_parse_into_the_directory_types() -> None:
+    document = with_call_keys(
+        hours={**WEEKDAY_HOURS, "fri": "09:00-12:00, 13:00-16:00", "holidays": ["2026-12-25"]},
+        voice={
+            "greeting_audio": "https://acme.example/audio/hello.mp3",
+            "say_voice": "Polly.Joanna",
+            "say_language": "en-US",
+            "speech_language": "en-GB",
+            "ring_seconds": 15,
+            "max_attempts": 4,
+            "max_ring_seconds": 90,
+            "wrap_up_seconds": 0,
+            "voicemail_max_seconds": 300,
+            "after_hours": "on_call",
+            "on_call": ["reza", "sara"],
+        },
+        ivr={
+            "prompt": "For appointments press 1. For billing press 2.",
+            "prompt_audio": "https://acme.example/audio/menu.mp3",
+            "timeout_seconds": 8,
+            "options": {"2": {"skill": "accounting"}, "1": {"skill": "scheduling"}},
+        },
+    )
+    acme = validate_config(document).tenants[0]
+    assert acme.hours is not None and acme.hours.timezone == "America/New_York"
+    assert acme.hours.weekly[4] == ((time(9), time(12)), (time(13), time(16)))
+    assert 5 not in acme.hours.weekly and acme.hours.holidays == {date(2026, 12, 25)}
+    assert acme.voice == VoiceSettings(
+        greeting_audio="https://acme.example/audio/hello.mp3",
+        say_voice="Polly.Joanna",
+        say_language="en-US",
+        speech_language="en-GB",
+        ring_seconds=15,
+        max_attempts=4,
+        max_ring_seconds=90,
+        wrap_up_seconds=0,
+        voicemail_max_seconds=300,
+        after_hours=AfterHours.ON_CALL,
+        on_call=("reza", "sara"),
+    )
+    assert acme.ivr is not None
+    assert (acme.ivr.prompt_audio, acme.ivr.timeout_seconds) == (
+        "https://acme.example/audio/menu.mp3",
+        8,
+    )
+    assert list(acme.ivr.options.items()) == [
+        ("1", IvrOption(skill="scheduling")),
+        ("2", IvrOption(skill="accounting")),
+    ]
+
+
+def test_without_call_handling_keys_a_tenant_is_always_open_with_default_voice() -> None:
+    acme = validate_config(minimal()).tenants[0]
+    assert (acme.hours, acme.voice, acme.ivr) == (None, VoiceSettings(), None)
+    settings = acme.settings()
+    assert (settings["hours"], settings["voice"], settings["ivr"]) == (None, {}, None)
+
+
+def test_a_bilingual_ivr_takes_a_language_digit_and_a_prompt_per_language() -> None:
+    document = minimal()
+    document["tenants"][1].update(
+        languages=["fa", "en"],
+        ivr={
+            "prompt": "برای نوبت دهی ۱ را بگیرید.",
+            "prompts": {"en": "For English, press 9."},
+            "options": {"1": {"skill": "scheduling"}, "9": {"language": "en"}},
+        },
+        voice={"say_language": "fa-IR", "on_call": ["sara"]},
+    )
+    pars = validate_config(document).tenants[1]
+    assert pars.ivr is not None and pars.ivr.prompts == {"en": "For English, press 9."}
+    assert pars.ivr.options["9"] == IvrOption(language="en")
+    # on_call may be prepared while after_hours is still the default voicemail.
+    assert (pars.voice.after_hours, pars.voice.on_call) == (AfterHours.VOICEMAIL, ("sara",))
+
+
+def test_holidays_may_be_toml_dates_and_closed_days_may_be_left_out() -> None:
+    spelled_out = parse_config(
+        render_config(validate_config(minimal()))
+        + '[tenants.hours]\nmon = "09:00-17:00"\nsat = "closed"\nsun = "CLOSED"\n'
+        "holidays = [2026-12-25]\n"
+    )
+    document = minimal()
+    document["tenants"][1]["hours"] = {"mon": "09:00-17:00", "holidays": ["2026-12-25"]}
+    left_out = validate_config(document)
+    assert spelled_out.tenants[1].hours == left_out.tenants[1].hours
+    assert diff_configs(spelled_out, left_out) == []
+
+
+def test_a_holiday_given_as_a_toml_date_time_is_refused() -> None:
+    text = render_config(validate_config(minimal())) + (
+        '[tenants.hours]\nmon = "09:00-17:00"\nholidays = [2026-12-25T00:00:00]\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text)
+    assert raised.value.problems == [
+        'tenants[1].hours.holidays[0]: "2026-12-25 00:00:00" is not a date like "2026-03-20"'
+    ]
+
+
+def test_settings_hold_the_call_keys_and_read_back_equal() -> None:
+    document = with_call_keys(
+        hours={**WEEKDAY_HOURS, "sat": "closed", "holidays": ["2026-12-25", "2026-07-03"]},
+        voice={"ring_seconds": 25, "after_hours": "on_call", "on_call": ["reza"]},
+        ivr={**ACME_IVR, "timeout_seconds": 7},
+    )
+    acme = validate_config(document).tenants[0]
+    settings = acme.settings()
+    assert settings["hours"] == {
+        **WEEKDAY_HOURS,
+        "holidays": ["2026-07-03", "2026-12-25"],
+        "always_open": False,
+    }
+    # Only what differs from the defaults: a later default reaches tenants that never set it.
+    assert settings["voice"] == {"ring_seconds": 25, "after_hours": "on_call", "on_call": ["reza"]}
+    assert settings["ivr"]["options"] == {
+        "1": {"skill": "scheduling"},
+        "2": {"skill": "accounting"},
+    }
+    stored = json.loads(json.dumps(settings))  # what the JSON column gives back
+    again = tenant_from_stored(
+        id=acme.id,
+        name=acme.name,
+        language=acme.language,
+        timezone=acme.timezone,
+        settings=stored,
+        phone_numbers=list(acme.phone_numbers),
+        email_addresses=list(acme.email_addresses),
+        secretaries=list(acme.secretaries),
+        backups=list(acme.backups),
+    )
+    assert again == acme
+
+
+def test_render_then_parse_keeps_every_call_key() -> None:
+    document = with_call_keys(
+        hours={**WEEKDAY_HOURS, "holidays": ["2026-12-25"]},
+        voice={
+            "say_voice": "alice",
+            "max_attempts": 5,
+            "after_hours": "on_call",
+            "on_call": ["sara"],
+        },
+        ivr={**ACME_IVR, "prompt_audio": "https://acme.example/menu.mp3"},
+    )
+    document["tenants"][1].update(hours={"always_open": True}, voice={"wrap_up_seconds": 30})
+    config = validate_config(document)
+    text = render_config(config)
+    assert "[tenants.hours]\nalways_open = true\n" in text
+    assert 'sat = "closed"' in text
+    assert '1 = { skill = "scheduling" }' in text
+    assert "wrap_up_seconds" not in text  # the default is not written out
+    again = parse_config(text)
+    assert diff_configs(config, again) == []
+    assert again.tenants == config.tenants
+
+
+def test_diff_names_call_handling_changes() -> None:
+    old = validate_config(with_call_keys(hours=WEEKDAY_HOURS))
+    new = validate_config(
+        with_call_keys(hours={**WEEKDAY_HOURS, "sat": "10:00-14:00"}, voice={"ring_seconds": 30})
+    )
+    assert [str(change) for change in diff_configs(old, new)] == [
+        "tenant changed: acme-dental (hours, voice)"
+    ]
+    ivr = validate_config(with_call_keys(hours=WEEKDAY_HOURS, ivr=ACME_IVR))
+    assert [str(change) for change in diff_configs(old, ivr)] == [
+        "tenant changed: acme-dental (ivr)"
+    ]
+
+
 # -- applying to a real database (SQLite and PostgreSQL) ------------------------------
 
 
@@ -498,17 +1026,23 @@ def test_example_applies_and_applying_it_again_changes_nothing(repo: Repository)
     assert first.applied
     assert "tenant added: pars-dental" in first.changes
     assert "assignment added: maryam -> pars-dental (primary)" in first.changes
-    assert first.summary.startswith("agency set, 3 tenants added, 5 secretaries added")
+    assert first.summary.startswith("agency set, 4 tenants added, 5 secretaries added")
 
     assert repo.tenant_for_number("+982188776655") == "pars-dental"
     assert repo.secretary("sara").capacity == 3
-    assert len(table_rows(repo.engine, tenant_phone_numbers)) == 5
-    assert len(table_rows(repo.engine, assignments)) == 9
+    assert len(table_rows(repo.engine, tenant_phone_numbers)) == 7
+    assert len(table_rows(repo.engine, assignments)) == 13
     stored = {row.id: row for row in table_rows(repo.engine, tenants)}
     assert stored["pars-dental"].name == PARS_NAME
     assert stored["pars-dental"].settings["greeting"].startswith("با کلینیک")
     assert stored["caspian-travel"].settings["languages"] == ["en", "fa"]
     assert stored["hudson-law"].settings["fallback_number"] == "+12125550199"
+    assert stored["hudson-law"].settings["hours"]["mon"] == "09:00-17:00"
+    assert stored["hudson-law"].settings["voice"]["after_hours"] == "forward"
+    assert stored["pars-dental"].settings["voice"]["on_call"] == ["maryam"]
+    assert stored["alborz-home"].settings["hours"]["always_open"] is True
+    assert stored["alborz-home"].settings["ivr"]["options"]["9"] == {"language": "fa"}
+    assert stored["caspian-travel"].settings["voice"] == {}  # all defaults
     assert {row.key: row.value for row in table_rows(repo.engine, agency)} == {
         "name": "Monshi Virtual Secretaries",
         "inbox": "inbox@monshi-agency.example",
@@ -530,6 +1064,34 @@ def test_export_then_apply_is_a_no_op(repo: Repository, tmp_path: Path) -> None:
     assert apply_config_path(repo.engine, path).changes == []
     assert snapshot(repo.engine) == before
     assert export_config_toml(repo.engine) == exported
+
+
+def test_settings_stored_before_the_call_keys_existed_read_as_defaults(
+    repo: Repository, tmp_path: Path
+) -> None:
+    path = write(tmp_path, minimal())
+    apply_config_path(repo.engine, path)
+    with repo.engine.begin() as connection:
+        for row in connection.execute(select(tenants.c.id, tenants.c.settings)).all():
+            old = {k: v for k, v in row.settings.items() if k not in ("hours", "voice", "ivr")}
+            connection.execute(tenants.update().where(tenants.c.id == row.id).values(settings=old))
+    acme = load_current_config(repo.engine).tenants[0]
+    assert (acme.hours, acme.voice, acme.ivr) == (None, VoiceSettings(), None)
+    assert apply_config_path(repo.engine, path).changes == []
+
+
+def test_call_keys_apply_change_and_go(repo: Repository, tmp_path: Path) -> None:
+    apply_config_path(repo.engine, write(tmp_path, minimal()))
+    document = with_call_keys(hours=WEEKDAY_HOURS, voice={"ring_seconds": 30}, ivr=ACME_IVR)
+    result = apply_config_path(repo.engine, write(tmp_path, document))
+    assert result.changes == ["tenant changed: acme-dental (hours, voice, ivr)"]
+    acme = load_current_config(repo.engine).tenants[0]
+    assert acme == validate_config(document).tenants[0]
+    assert apply_config_path(repo.engine, write(tmp_path, document)).changes == []
+    removed = apply_config_path(repo.engine, write(tmp_path, minimal()))
+    assert removed.changes == ["tenant changed: acme-dental (hours, voice, ivr)"]
+    stored = {row.id: row.settings for row in table_rows(repo.engine, tenants)}
+    assert (stored["acme-dental"]["hours"], stored["acme-dental"]["ivr"]) == (None, None)
 
 
 def test_emails_are_stored_lowercased(repo: Repository, tmp_path: Path) -> None:
@@ -579,7 +1141,11 @@ def test_an_invalid_file_reports_every_problem_and_changes_nothing(
             'tenants[1].phone_numbers[0]: "+12125550143" is already claimed by tenant',
             id="number claimed twice",
         ),
-        pytest.param(set_in((*T0, "hours"), "9-5"), "tenants[0].hours: unknown key", id="unknown"),
+        pytest.param(
+            set_in((*T0, "opening_hours"), "9-5"),
+            "tenants[0].opening_hours: unknown key",
+            id="unknown",
+        ),
         pytest.param(
             set_in((*T0, "secretaries"), ["sara", "nima"]),
             'tenants[0].secretaries[1]: secretary "nima" is not defined',
@@ -746,7 +1312,7 @@ def test_cli_apply_then_again_then_export_round_trip(
     first = runner.invoke(cli, ["config", "apply", str(EXAMPLE)], env=env)
     assert first.exit_code == 0, first.output
     assert "  tenant added: pars-dental" in first.stdout
-    assert "applied: agency set, 3 tenants added" in first.stdout
+    assert "applied: agency set, 4 tenants added" in first.stdout
 
     again = runner.invoke(cli, ["config", "apply", str(EXAMPLE)], env=env)
     assert again.exit_code == 0, again.output
@@ -796,7 +1362,7 @@ def test_cli_check_needs_no_database(tmp_path: Path) -> None:
     env = {"DATABASE_URL": ""}
     valid = runner.invoke(cli, ["config", "apply", "--check", str(EXAMPLE)], env=env)
     assert valid.exit_code == 0, valid.output
-    assert "valid (3 tenants, 5 secretaries)" in valid.stdout
+    assert "valid (4 tenants, 5 secretaries)" in valid.stdout
     broken = tmp_path / "broken.toml"
     broken.write_text('[agency]\nname = "x"\ninbox = \n', encoding="utf-8")
     syntax = runner.invoke(cli, ["config", "apply", "--check", str(broken)], env=env)

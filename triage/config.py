@@ -37,7 +37,20 @@ from triage.config_fields import (
     tenant_greetings,
     tenant_languages,
 )
+from triage.config_voice import (
+    hours_from_settings,
+    hours_settings,
+    ivr_from_settings,
+    ivr_settings,
+    tenant_hours,
+    tenant_ivr,
+    tenant_voice,
+    voice_from_settings,
+    voice_settings,
+)
+from triage.directory import IvrSettings, VoiceSettings
 from triage.errors import ConfigError
+from triage.hours import BusinessHours
 from triage.models import Category, Role
 
 TOP_LEVEL_KEYS = ("agency", "tenants", "secretaries")
@@ -53,6 +66,9 @@ TENANT_OPTIONAL = (
     "greetings",
     "fallback_number",
     "vip_numbers",
+    "hours",
+    "voice",
+    "ivr",
 )
 SECRETARY_REQUIRED = ("id", "name", "role", "languages", "skills", "capacity", "phone")
 SKILLS = tuple(category.value for category in Category)
@@ -82,6 +98,9 @@ class TenantConfig:
     greetings: Mapping[str, str] = field(default_factory=dict)  # the other languages
     fallback_number: str | None = None
     vip_numbers: tuple[str, ...] = ()
+    hours: BusinessHours | None = None  # in `timezone`; None: no [tenants.hours], always open
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    ivr: IvrSettings | None = None
 
     def settings(self) -> dict[str, Any]:
         """The extra keys as stored in the JSON column tenants.settings (all keys present)."""
@@ -91,6 +110,9 @@ class TenantConfig:
             "greetings": dict(self.greetings),
             "fallback_number": self.fallback_number,
             "vip_numbers": list(self.vip_numbers),
+            "hours": hours_settings(self.hours),
+            "voice": voice_settings(self.voice),  # only what differs from the defaults
+            "ivr": ivr_settings(self.ivr),
         }
 
 
@@ -121,6 +143,9 @@ def tenant_from_stored(
         greetings=dict(settings.get("greetings") or {}),
         fallback_number=settings.get("fallback_number"),
         vip_numbers=tuple(settings.get("vip_numbers") or ()),
+        hours=hours_from_settings(timezone, settings.get("hours")),
+        voice=voice_from_settings(settings.get("voice")),
+        ivr=ivr_from_settings(settings.get("ivr")),
     )
 
 
@@ -262,6 +287,16 @@ def _tenant(
     fallback = checked_at(table, path, "fallback_number", problems, e164_problem)
     _not_an_agency_number(seen, problems, join(path, "fallback_number"), fallback)
     vips = checked_list_at(table, path, "vip_numbers", problems, e164_problem)
+    hours = tenant_hours(table, path, timezone, problems)
+    voice = tenant_voice(
+        table,
+        path,
+        language=language,
+        has_fallback="fallback_number" in table,
+        problems=problems,
+        seen=seen,
+    )
+    ivr = tenant_ivr(table, path, language=language, languages=languages, problems=problems)
     if len(problems.messages) > before or not (tenant_id and name and language and timezone):
         return None
     return TenantConfig(
@@ -278,6 +313,9 @@ def _tenant(
         greetings=greetings,
         fallback_number=fallback,
         vip_numbers=tuple(vips),
+        hours=hours,
+        voice=voice,
+        ivr=ivr,
     )
 
 

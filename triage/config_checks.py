@@ -8,10 +8,12 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time
 from functools import cache
+from urllib.parse import urlsplit
 
 import phonenumbers
 
@@ -26,6 +28,14 @@ MAX_EMAIL_LENGTH = 320
 # address literals are legal but no client business forwards mail from one.
 _LOCAL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# A BCP-47 tag as Twilio takes them for <Say> and speech: language, optional script, region
+# ("fa-IR", "en-US", "cmn-Hans-CN").
+_LANGUAGE_TAG_RE = re.compile(r"([a-z]{2,3})(?:-[A-Z][a-z]{3})?-(?:[A-Z]{2}|[0-9]{3})")
+# Twilio voice names: "alice", "man", "Polly.Joanna", "Polly.Joanna-Neural", "Google.en-US-...".
+_SAY_VOICE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[._-][A-Za-z0-9]+)*")
+MAX_URL_LENGTH = 2000
+# Letters a text in each language must contain somewhere (by Unicode character name).
+_SCRIPTS = {"fa": ("ARABIC",), "en": ("LATIN",)}
 
 
 Check = Callable[[str], str | None]  # a message for a bad value, None for a good one
@@ -134,5 +144,63 @@ def choice_problem(what: str, choices: tuple[str, ...]) -> Check:
             return None
         listed = ", ".join(choices)
         return f"{quote(value)} is not a {what} (one of: {listed})" + did_you_mean(value, choices)
+
+    return problem
+
+
+def https_url_problem(value: str) -> str | None:
+    """Why `value` is not an absolute https URL that Twilio could fetch, or None."""
+    bad = f"{quote(value)} is not an https URL"
+    if len(value) > MAX_URL_LENGTH:
+        return f"{bad} (longer than {MAX_URL_LENGTH} characters)"
+    if any(character.isspace() for character in value):
+        return f"{bad} (it contains spaces)"
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return bad
+    if parts.scheme != "https":
+        return f"{bad} (Twilio fetches audio over https://)"
+    if not host:
+        return f"{bad} (no host)"
+    return None
+
+
+def language_tag_problem(language: str | None) -> Check:
+    """A check for a BCP-47 tag ("fa-IR") in `language` (any language when None)."""
+
+    def problem(value: str) -> str | None:
+        match = _LANGUAGE_TAG_RE.fullmatch(value)
+        if match is None:
+            return (
+                f"{quote(value)} is not a language tag with a region, like "
+                f"{quote('fa-IR')} or {quote('en-US')}"
+            )
+        if language is not None and match.group(1) != language:
+            return f"{quote(value)} is not in the tenant's language {quote(language)}"
+        return None
+
+    return problem
+
+
+def say_voice_problem(value: str) -> str | None:
+    """Why `value` cannot be a Twilio <Say> voice name ("alice", "Polly.Joanna"), or None."""
+    if len(value) <= 64 and _SAY_VOICE_RE.fullmatch(value):
+        return None
+    return f"{quote(value)} is not a voice name like {quote('Polly.Joanna')} or {quote('alice')}"
+
+
+def script_problem(language: str | None) -> Check:
+    """A check that a text has letters of `language`'s script (Persian: Arabic letters)."""
+
+    def problem(value: str) -> str | None:
+        scripts = _SCRIPTS.get(language or "")
+        if scripts is None:
+            return None
+        for character in value:
+            if character.isalpha() and unicodedata.name(character, "").startswith(scripts):
+                return None
+        return f"has no {scripts[0].title()} letters; write it in the tenant's language"
 
     return problem

@@ -270,27 +270,33 @@ def tenant_greetings(
     language: str | None,
     languages: list[str],
     problems: Problems,
+    *,
+    key: str = "greetings",
+    main_key: str = "greeting",
 ) -> dict[str, str]:
-    """Greetings in the tenant's other languages; the one in its main language is `greeting`."""
-    greetings_path = join(path, "greetings")
-    if "greetings" not in table:
+    """Texts in the tenant's other languages (`greetings`, an IVR's `prompts`).
+
+    The text in the main language is `main_key`, beside the table at `key`.
+    """
+    greetings_path = join(path, key)
+    if key not in table:
         return {}
-    greetings = problems.table(table["greetings"], greetings_path)
+    greetings = problems.table(table[key], greetings_path)
     if greetings is None:
         return {}
     found = {}
     others = [other for other in languages if other != language]
-    for key, value in greetings.items():
-        key_path = join(greetings_path, key)
-        if key == language:
+    for other, value in greetings.items():
+        key_path = join(greetings_path, other)
+        if other == language:
             problems.add(
-                key_path, f"the greeting in the main language {quote(key)} goes in greeting"
+                key_path, f"the {main_key} in the main language {quote(other)} goes in {main_key}"
             )
-        elif key not in others:
+        elif other not in others:
             allowed = ", ".join(others) or "none; list them in languages first"
             problems.add(
-                key_path, f"{quote(key)} is not one of the tenant's other languages ({allowed})"
+                key_path, f"{quote(other)} is not one of the tenant's other languages ({allowed})"
             )
         elif (text := problems.string(value, key_path)) is not None:
-            found[key] = text
+            found[other] = text
     return found

@@ -14,6 +14,11 @@ from dataclasses import dataclass
 import tomli_w
 
 from triage.config import AgencyConfig, SecretaryConfig, TenantConfig
+from triage.config_voice import voice_settings
+from triage.directory import IvrSettings
+from triage.hours import WEEKDAYS, BusinessHours, format_ranges
+
+Field = str | int | Iterable[str] | None  # a value of a rendered key; None: left out
 
 HEADER = (
     "# The agency's configuration, written by `monshi config export`.\n"
@@ -31,6 +36,9 @@ _TENANT_FIELDS = (
     "greetings",
     "fallback_number",
     "vip_numbers",
+    "hours",
+    "voice",
+    "ivr",
 )
 _SECRETARY_FIELDS = ("name", "role", "languages", "skills", "capacity", "phone")
 
@@ -59,7 +67,7 @@ def _by_id(thing: TenantConfig | SecretaryConfig) -> str:
 
 
 def _tenant_block(tenant: TenantConfig) -> str:
-    fields: dict[str, str | int | Iterable[str] | None] = {
+    fields: dict[str, Field] = {
         "id": tenant.id,
         "name": tenant.name,
         "language": tenant.language,
@@ -76,10 +84,49 @@ def _tenant_block(tenant: TenantConfig) -> str:
     block = _table("[[tenants]]", fields)
     if tenant.greetings:
         block += "\n" + _table("[tenants.greetings]", dict(sorted(tenant.greetings.items())))
+    if tenant.hours is not None:
+        block += "\n" + _table("[tenants.hours]", _hours_fields(tenant.hours))
+    if voice := voice_settings(tenant.voice):
+        block += "\n" + _table("[tenants.voice]", voice)
+    if tenant.ivr is not None:
+        block += "\n" + _ivr_tables(tenant.ivr)
     return block
 
 
-def _secretary_fields(secretary: SecretaryConfig) -> dict[str, str | int | Iterable[str] | None]:
+def _hours_fields(hours: BusinessHours) -> dict[str, Field]:
+    if hours.always_open:
+        return {"always_open": True}
+    # Every day, closed ones too, so the export reads as a whole week.
+    fields: dict[str, Field] = {
+        name: format_ranges(hours.weekly.get(day, ())) for day, name in enumerate(WEEKDAYS)
+    }
+    fields["holidays"] = sorted(day.isoformat() for day in hours.holidays) or None
+    return fields
+
+
+def _ivr_tables(ivr: IvrSettings) -> str:
+    tables = _table(
+        "[tenants.ivr]",
+        {
+            "prompt": ivr.prompt,
+            "prompt_audio": ivr.prompt_audio,
+            "timeout_seconds": ivr.timeout_seconds,
+        },
+    )
+    if ivr.prompts:
+        tables += "\n" + _table("[tenants.ivr.prompts]", dict(sorted(ivr.prompts.items())))
+    lines = ["[tenants.ivr.options]"]
+    for digit, option in sorted(ivr.options.items()):
+        chosen = [
+            f"{key} = {_string(value)}"
+            for key, value in (("skill", option.skill), ("language", option.language))
+            if value is not None
+        ]
+        lines.append(f"{digit} = {{ {', '.join(chosen)} }}")
+    return tables + "\n" + "\n".join(lines) + "\n"
+
+
+def _secretary_fields(secretary: SecretaryConfig) -> dict[str, Field]:
     return {
         "id": secretary.id,
         "name": secretary.name,
@@ -91,7 +138,7 @@ def _secretary_fields(secretary: SecretaryConfig) -> dict[str, str | int | Itera
     }
 
 
-def _table(header: str, fields: Mapping[str, str | int | Iterable[str] | None]) -> str:
+def _table(header: str, fields: Mapping[str, Field]) -> str:
     lines = [header]
     lines.extend(f"{key} = {_value(value)}" for key, value in fields.items() if value is not None)
     return "\n".join(lines) + "\n"
@@ -100,6 +147,8 @@ def _table(header: str, fields: Mapping[str, str | int | Iterable[str] | None]) 
 def _value(value: str | int | Iterable[str]) -> str:
     if isinstance(value, str):
         return _string(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     return "[" + ", ".join(_string(item) for item in value) + "]"

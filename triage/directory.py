@@ -55,6 +55,9 @@ class IvrSettings:
     prompt_audio: str | None = None
     timeout_seconds: int = 5
     options: Mapping[str, IvrOption] = field(default_factory=dict)  # "1" -> option
+    # The prompt in the tenant's other languages ("fa" -> text), said after `prompt`, so a
+    # caller hears in her own language which digit chooses it.
+    prompts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,14 @@ class TenantProfile:
             return self.greeting
         return self.greetings.get(language)
 
+    def ivr_prompt_in(self, language: str) -> str | None:
+        """The IVR prompt in `language`; None without an IVR or a prompt in it."""
+        if self.ivr is None:
+            return None
+        if language == self.language:
+            return self.ivr.prompt
+        return self.ivr.prompts.get(language)
+
 
 @dataclass(frozen=True, slots=True)
 class SecretaryProfile:
@@ -116,3 +127,4 @@ class Directory:
     def tenant_for_number(self, number: str) -> TenantProfile | None:
         tenant_id = self.by_number.get(number)
         return None if tenant_id is None else self.tenants.get(tenant_id)
+
