@@ -127,4 +127,3 @@ class Directory:
     def tenant_for_number(self, number: str) -> TenantProfile | None:
         tenant_id = self.by_number.get(number)
         return None if tenant_id is None else self.tenants.get(tenant_id)
-

@@ -21,7 +21,7 @@ from triage.store.calls import CallStore
 from triage.store.db import make_engine
 from triage.store.presence import Presence
 from triage.store.repository import Repository
-from triage.web import api, presence_api
+from triage.web import api, openapi, presence_api
 from triage.web.call_persister import CallPersister
 from triage.web.directory_cache import DirectoryCache
 from triage.web.spool import Spool
@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     voice.add_routes(app)
     api.add_routes(app)
     presence_api.add_routes(app)
+    openapi.add_routes(app)
     return app
 
 

@@ -1,0 +1,205 @@
+"""The OpenAPI 3.1 document of the JSON API, served at /api/v1/openapi.json.
+
+Written by hand next to the handlers; a test checks that every /api/v1/ route the app
+serves is described here, so the document cannot silently fall behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_ITEM = {"$ref": "#/components/schemas/Item"}
+_PRESENCE = {"$ref": "#/components/schemas/Presence"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    reasons = {
+        400: "the request body is invalid",
+        401: "no live bearer token",
+        403: "not allowed for this secretary",
+        404: "no such item",
+        409: "the item or secretary is not in a state that allows this",
+    }
+    return {str(code): _json(_ERROR, reasons[code]) for code in codes}
+
+
+_ITEM_ID = {
+    "name": "item_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Monshi secretary API",
+        "version": "1",
+        "description": "Work queue and presence for the agency's secretaries.",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "paths": {
+        "/queue/claim": {
+            "post": {
+                "operationId": "claimNextItem",
+                "summary": "Claim the best waiting item of my pools (priority, then age).",
+                "responses": {
+                    "200": _json(_ITEM, "the item, now held by me"),
+                    "204": {"description": "nothing is waiting for me"},
+                    **_errors(401),
+                },
+            }
+        },
+        "/items/{item_id}": {
+            "get": {
+                "operationId": "getItem",
+                "summary": "One work item (of a tenant I am assigned to).",
+                "parameters": [_ITEM_ID],
+                "responses": {"200": _json(_ITEM, "the item"), **_errors(401, 403, 404)},
+            }
+        },
+        "/items/{item_id}/complete": {
+            "post": {
+                "operationId": "completeItem",
+                "summary": "Complete an item I hold, with an outcome and notes.",
+                "parameters": [_ITEM_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["outcome"],
+                                "properties": {
+                                    "outcome": {"type": "string", "minLength": 1, "maxLength": 64},
+                                    "notes": {"type": "string", "maxLength": 10000},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ITEM, "the completed item"),
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
+        "/me/presence": {
+            "get": {
+                "operationId": "getMyPresence",
+                "summary": "My presence.",
+                "responses": {"200": _json(_PRESENCE, "my state"), **_errors(401)},
+            },
+            "put": {
+                "operationId": "setMyPresence",
+                "summary": "Set my presence: available, break or offline.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["status"],
+                                "properties": {
+                                    "status": {"enum": ["available", "break", "offline"]}
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_PRESENCE, "my state afterwards"),
+                    **_errors(400, 401, 409),
+                },
+            },
+        },
+        "/secretaries": {
+            "get": {
+                "operationId": "listSecretaries",
+                "summary": "Every secretary with her presence (supervisors and admins).",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "secretaries": {
+                                    "type": "array",
+                                    "items": {"type": "object"},
+                                }
+                            },
+                        },
+                        "the secretaries",
+                    ),
+                    **_errors(401, 403),
+                },
+            }
+        },
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    }
+                },
+            },
+            "Item": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "tenant": {"type": ["string", "null"]},
+                    "unmatched": {"type": "boolean"},
+                    "channel": {"enum": ["sms", "call", "email"]},
+                    "status": {"enum": ["received", "queued", "claimed", "completed"]},
+                    "priority": {"enum": ["urgent", "high", "normal", "low"]},
+                    "pool": {"type": ["string", "null"]},
+                    "from": {"type": "string"},
+                    "to": {"type": "string"},
+                    "subject": {"type": "string"},
+                    "body": {"type": "string"},
+                    "language": {"type": ["string", "null"]},
+                    "category": {"type": ["string", "null"]},
+                    "held_by": {"type": ["string", "null"]},
+                    "outcome": {"type": ["string", "null"]},
+                    "notes": {"type": ["string", "null"]},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "claimed_at": {"type": ["string", "null"], "format": "date-time"},
+                    "completed_at": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+            "Presence": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "status": {
+                        "enum": ["available", "break", "offline", "ringing", "on_call", "wrap_up"]
+                    },
+                    "since": {"type": ["string", "null"], "format": "date-time"},
+                    "until": {"type": ["string", "null"], "format": "date-time"},
+                    "call_sid": {"type": ["string", "null"]},
+                    "idle_since": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+        },
+    },
+}
+
+
+async def openapi_document(_request: web.Request) -> web.Response:
+    return web.json_response(DOCUMENT)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/openapi.json", openapi_document)
