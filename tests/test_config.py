@@ -1046,6 +1046,7 @@ def test_example_applies_and_applying_it_again_changes_nothing(repo: Repository)
     assert {row.key: row.value for row in table_rows(repo.engine, agency)} == {
         "name": "Monshi Virtual Secretaries",
         "inbox": "inbox@monshi-agency.example",
+        "version": 1,
     }
 
     before = snapshot(repo.engine)

@@ -2,7 +2,8 @@
 
 The voice webhook must answer in milliseconds and keep answering when the database is
 down, so the web process keeps this snapshot in memory and swaps in a new one when the
-stored config's version changes. Built from an AgencyConfig; pure values only.
+stored config's version changes. Built from an AgencyConfig (`build_directory`); pure
+values only. triage/store/directory_store.py loads it from the database.
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from triage.hours import BusinessHours
 from triage.models import Role
+
+if TYPE_CHECKING:
+    # triage.config builds VoiceSettings and IvrSettings, so it imports this module.
+    from triage.config import AgencyConfig, SecretaryConfig, TenantConfig
 
 # Twilio's language codes for <Say> and speech recognition, per tenant language.
 DEFAULT_SPEECH_LANGUAGE: Mapping[str, str] = {"fa": "fa-IR", "en": "en-US"}
@@ -127,3 +133,50 @@ class Directory:
     def tenant_for_number(self, number: str) -> TenantProfile | None:
         tenant_id = self.by_number.get(number)
         return None if tenant_id is None else self.tenants.get(tenant_id)
+
+
+def build_directory(config: AgencyConfig, version: str) -> Directory:
+    """The snapshot of a validated (or stored) config, labelled with its config version."""
+    return Directory(
+        version=version,
+        tenants={tenant.id: _tenant_profile(tenant) for tenant in config.tenants},
+        secretaries={
+            secretary.id: _secretary_profile(secretary) for secretary in config.secretaries
+        },
+        agency_name=config.agency.name if config.agency is not None else "",
+        by_number={
+            number: tenant.id for tenant in config.tenants for number in tenant.phone_numbers
+        },
+    )
+
+
+def _tenant_profile(tenant: TenantConfig) -> TenantProfile:
+    return TenantProfile(
+        id=tenant.id,
+        name=tenant.name,
+        language=tenant.language,
+        languages=tenant.languages or (tenant.language,),
+        timezone=tenant.timezone,
+        greeting=tenant.greeting,
+        greetings=dict(tenant.greetings),
+        fallback_number=tenant.fallback_number,
+        vip_numbers=frozenset(tenant.vip_numbers),
+        primaries=tuple(sorted(tenant.secretaries)),
+        backups=tuple(sorted(tenant.backups)),
+        # No hours in the config: the office never closes, so after-hours never applies.
+        hours=tenant.hours or BusinessHours(tenant.timezone, always_open=True),
+        voice=tenant.voice,
+        ivr=tenant.ivr,
+    )
+
+
+def _secretary_profile(secretary: SecretaryConfig) -> SecretaryProfile:
+    return SecretaryProfile(
+        id=secretary.id,
+        name=secretary.name,
+        role=secretary.role,
+        languages=secretary.languages,
+        skills=frozenset(secretary.skills),
+        capacity=secretary.capacity,
+        phone=secretary.phone,
+    )

@@ -3,7 +3,8 @@
 Applying is one transaction: the current config is read (on PostgreSQL with the
 secretaries' rows locked, so no claim slips in), compared with the file, checked against
 live work, and only the differing rows are written. The file is the whole truth: tenants
-and secretaries it does not name are removed.
+and secretaries it does not name are removed. An apply that writes anything also bumps the
+config version (the `agency` row "version"), which processes holding a snapshot poll.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ ACTOR = "config"
 # Two applies at once on PostgreSQL queue on this transaction-scoped advisory lock (SQLite's
 # BEGIN IMMEDIATE already serializes them).
 _APPLY_LOCK_KEY = 0x6D6F6E736869  # "monshi"
+# The `agency` row holding the config version: an integer counter, one up per apply that
+# changed something. Not a key of the file's [agency] table.
+VERSION_KEY = "version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,7 @@ def apply_config_path(engine: Engine, path: Path, *, dry_run: bool = False) -> A
 def apply_config(engine: Engine, config: AgencyConfig, *, dry_run: bool = False) -> ApplyResult:
     """Make the database match a validated config; see apply_config_path."""
     with engine.begin() as connection:
-        _check_schema(connection)
+        check_schema(connection)
         if connection.dialect.name == "postgresql":
             connection.execute(select(func.pg_advisory_xact_lock(_APPLY_LOCK_KEY)))
         current = read_config(connection, lock=True)
@@ -88,6 +92,7 @@ def apply_config(engine: Engine, config: AgencyConfig, *, dry_run: bool = False)
         _refuse_removing_busy_secretaries(connection, current, config)
         if not dry_run:
             _write(connection, current, config)
+            _bump_version(connection)
     return ApplyResult(
         changes=[str(change) for change in changes],
         summary=summarize_changes(changes),
@@ -98,13 +103,19 @@ def apply_config(engine: Engine, config: AgencyConfig, *, dry_run: bool = False)
 def load_current_config(engine: Engine) -> AgencyConfig:
     """The config the database holds now."""
     with engine.connect() as connection:
-        _check_schema(connection)
+        check_schema(connection)
         return read_config(connection)
 
 
 def export_config_toml(engine: Engine) -> str:
     """The database's config as TOML that `apply_config_path` accepts (when configured)."""
     return render_config(load_current_config(engine))
+
+
+def read_version(connection: Connection) -> str:
+    """The config version on `connection`: "" until an apply has changed something."""
+    value = connection.scalar(select(agency.c.value).where(agency.c.key == VERSION_KEY))
+    return "" if value is None else str(value)
 
 
 def read_config(connection: Connection, *, lock: bool = False) -> AgencyConfig:
@@ -163,7 +174,8 @@ def _grouped(connection: Connection, key: Any, value: Any) -> defaultdict[str, l
     return grouped
 
 
-def _check_schema(connection: Connection) -> None:
+def check_schema(connection: Connection) -> None:
+    """Raise SchemaNotReady unless every config table exists (`monshi db upgrade` made them)."""
     present = set(inspect(connection).get_table_names())
     missing = [table.name for table in _CONFIG_TABLES if table.name not in present]
     if missing:
@@ -356,3 +368,14 @@ def _sync_agency(connection: Connection, values: Mapping[str, str]) -> None:
             connection.execute(agency.insert().values(key=key, value=value))
         elif stored[key] != value:
             connection.execute(update(agency).where(agency.c.key == key).values(value=value))
+
+
+def _bump_version(connection: Connection) -> None:
+    """One up, in the apply's transaction: applies are serialized, so no two get one number."""
+    current = connection.scalar(select(agency.c.value).where(agency.c.key == VERSION_KEY))
+    if current is None:
+        connection.execute(agency.insert().values(key=VERSION_KEY, value=1))
+    else:
+        connection.execute(
+            update(agency).where(agency.c.key == VERSION_KEY).values(value=int(current) + 1)
+        )
