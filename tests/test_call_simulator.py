@@ -38,8 +38,8 @@ from triage.models import Channel
 from triage.presence import PresenceStatus
 from triage.settings import Settings
 from triage.web.app import create_app
-from triage.web.call_persister import CallPersister
 from triage.web.state import ASYNC_REDIS, DISPATCHER, PRESENCE, REPOSITORY
+from workers.call_persister import CallPersister
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 PUBLIC_URL = "https://monshi.example"

@@ -26,8 +26,8 @@ from tests.voice_support import (
 from triage.models import Channel, ItemStatus, Priority
 from triage.presence import PresenceStatus
 from triage.settings import Settings
-from triage.web.call_persister import CallPersister
 from triage.web.state import ASYNC_REDIS, CALLS, CLOCK, DISPATCHER, PRESENCE, REPOSITORY, SPOOL
+from workers.call_persister import CallPersister
 from workers.main import run_worker
 
 # Wednesday: 07:00 in New York (a law office still closed), 15:30 in Tehran (open).

@@ -13,6 +13,7 @@ from triage.settings import Settings
 from triage.store.db import make_engine
 from triage.store.repository import Repository
 from workers import context
+from workers.call_persister import PersisterThread
 from workers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,18 @@ def run_worker(settings: Settings, *, burst: bool = False) -> bool:
     """Run an RQ worker on Monshi's queues, in priority order. Returns whether it did work."""
     ctx = build_context(settings)
     context.install(ctx)
+    persister = PersisterThread(settings.redis_url, ctx.repository, ctx.dispatcher)
     try:
         requeue_stale_items(ctx)
+        if burst:
+            persister.drain()
+        else:
+            persister.start()
         queues = [Queue(name, connection=ctx.redis) for name in WORKER_QUEUES]
         worker = WORKER_CLASS(queues, connection=ctx.redis)
         return worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
     finally:
+        persister.stop()
         context.install(None)
         ctx.redis.close()
         ctx.repository.engine.dispose()

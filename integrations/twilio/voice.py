@@ -2,10 +2,11 @@
 
 Every step reads and writes Redis only (call state, reservations, the call-event stream)
 and answers within milliseconds; the database learns about the call from the event
-stream (triage/web/call_persister.py). Every step is idempotent: its answer is kept under
-the CallSid and the step, and a retried webhook gets the same TwiML back without a second
-reservation or event. If Redis is down or slow, /twilio/voice still answers valid TwiML
-(the client's fallback number, or voicemail) and spools the call to local disk.
+stream, which the worker processes drain (workers/call_persister.py). Every step is
+idempotent: its answer is kept under the CallSid and the step, and a retried webhook
+gets the same TwiML back without a second reservation or event. If Redis is down or
+slow, /twilio/voice still answers valid TwiML (the client's fallback number, or
+voicemail) and spools the call to local disk.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from triage.web.state import CALLS, CLOCK, DIRECTORY, PRESENCE, SPOOL
 
 log = logging.getLogger(__name__)
 
+# Stands for the CallSid in TwiML rendered once and reused for every call.
+CALL_PLACEHOLDER = "CAxCALLxSIDxPLACEHOLDER"
 # Beyond this the caller would hear silence: answer from memory instead.
 STORE_TIMEOUT_SECONDS = 0.5
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
@@ -106,21 +109,27 @@ class CallFlow:
                 exclude=state.tried,
             )
             if tiers:
-                secretary_id = await asyncio.to_thread(
-                    self.presence.reserve, tiers, state.call_sid, tenant.voice.ring_seconds
+                request = self.presence.reserve_request(
+                    tiers, state.call_sid, tenant.voice.ring_seconds
                 )
+                secretary_id = await self.calls.reserve(request)
         if secretary_id is None:
             return self.voicemail(tenant, state, greet=greet)
         attempt = state.attempts + 1
         state = state.evolve(attempts=attempt, current=secretary_id)
-        body = twiml.dial_secretary(
-            tenant,
-            self.directory.secretaries[secretary_id],
-            state.call_sid,
-            caller_id=state.called,
-            attempt=attempt,
-            greeting_language=greet,
+        secretary = self.directory.secretaries[secretary_id]
+        template = self.cache.render(
+            ("dial", tenant.id, secretary_id, state.called, attempt, greet),
+            lambda: twiml.dial_secretary(
+                tenant,
+                secretary,
+                CALL_PLACEHOLDER,
+                caller_id=state.called,
+                attempt=attempt,
+                greeting_language=greet,
+            ),
         )
+        body = template.replace(CALL_PLACEHOLDER, state.call_sid)
         return (
             body,
             state,
@@ -136,7 +145,10 @@ class CallFlow:
         key: str = "voicemail",
     ) -> tuple[str, CallState, list[CallEvent]]:
         state = state.evolve(voicemail=True, current="")
-        body = twiml.voicemail(tenant, state.language, key, greeting_language=greet)
+        body = self.cache.render(
+            ("voicemail", tenant.id if tenant else None, state.language, key, greet),
+            lambda: twiml.voicemail(tenant, state.language, key, greeting_language=greet),
+        )
         return body, state, [_event(state, "voicemail_offered", reason=key)]
 
 
@@ -204,7 +216,7 @@ async def _answer(
             )
             events += more
     elif tenant.ivr is not None:
-        body = twiml.ivr_menu(tenant)
+        body = flow.cache.render(("ivr", tenant.id), lambda: twiml.ivr_menu(tenant))
     else:
         body, state, more = await flow.hunt(tenant, state, greet=tenant.language)
         events += more

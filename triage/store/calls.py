@@ -15,6 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from triage.constants import redis_key
+from triage.store.presence import RESERVE_SCRIPT, reserved_id
 
 CALL_TTL_SECONDS = 24 * 3600
 CALL_EVENTS_STREAM = redis_key("call-events")
@@ -115,12 +116,56 @@ def _response_key(step_key: str) -> str:
     return redis_key("twiml", step_key)
 
 
+# KEYS: the step's response keys, then the caller's recent-call key. ARGV: call_sid, ttl.
+# Returns {cached response or false, the caller's previous call or false}.
+_BEGIN = """
+for i = 1, #KEYS - 1 do
+  local cached = redis.call('GET', KEYS[i])
+  if cached then return {cached, false} end
+end
+return {false, redis.call('SET', KEYS[#KEYS], ARGV[1], 'EX', ARGV[2], 'GET')}
+"""
+
+# KEYS: the call's state key, the event stream, the step's response keys.
+# ARGV: ttl, response, state field count, fields..., event count, (kind, call, at, data)...
+_COMMIT = """
+local ttl, n = ARGV[1], tonumber(ARGV[3])
+local i = 4
+if n > 0 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, i, i + 2 * n - 1))
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+i = i + 2 * n
+local events = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, events do
+  redis.call('XADD', KEYS[2], '*', 'kind', ARGV[i], 'call', ARGV[i + 1], 'at', ARGV[i + 2],
+             'data', ARGV[i + 3])
+  i = i + 4
+end
+for k = 3, #KEYS do redis.call('SET', KEYS[k], ARGV[2], 'EX', ttl) end
+return 1
+"""
+
+
 class CallStore:
-    """Call state, cached step responses and the call-event stream, over an asyncio Redis."""
+    """Call state, cached step responses and the call-event stream, over an asyncio Redis.
+
+    Each method is one round trip (a Lua script where several keys change together).
+    """
 
     def __init__(self, connection: aioredis.Redis, clock: Callable[[], float] = time.time) -> None:
         self.redis = connection
         self.clock = clock
+        self._begin = connection.register_script(_BEGIN)
+        self._commit = connection.register_script(_COMMIT)
+        self._reserve = connection.register_script(RESERVE_SCRIPT)
+
+    async def reserve(self, request: tuple[list[str], list[str | int]] | None) -> str | None:
+        """Run Presence's atomic reservation (see Presence.reserve_request) on this connection."""
+        if request is None:
+            return None
+        return reserved_id(await self._reserve(keys=request[0], args=request[1]))
 
     async def cached_response(self, step_keys: Sequence[str]) -> str | None:
         """The TwiML answered already for any of these step keys (a retried webhook)."""
@@ -132,15 +177,16 @@ class CallStore:
     ) -> tuple[str | None, str | None]:
         """(cached TwiML for a retry, the caller's previous call to this tenant in 30 min).
 
-        One round trip. The previous call is remembered per tenant and caller; a retry of
-        the same call sees its own sid, which is not a repeat.
+        The previous call is remembered per tenant and caller; a retry of the same call
+        sees its own sid, which is not a repeat.
         """
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.mget([_response_key(key) for key in step_keys])
-            pipe.set(redis_key("recent-caller", tenant, caller), call_sid, ex=30 * 60, get=True)
-            cached, previous = await pipe.execute()
-        response = next((_text(value) for value in cached if value is not None), None)
-        return response, None if previous is None else _text(previous)
+        keys = [_response_key(key) for key in step_keys]
+        keys.append(redis_key("recent-caller", tenant, caller))
+        cached, previous = await self._begin(keys=keys, args=[call_sid, 30 * 60])
+        return (
+            None if cached is None else _text(cached),
+            None if previous is None else _text(previous),
+        )
 
     async def load(self, call_sid: str) -> CallState | None:
         raw = await self.redis.hgetall(_call_key(call_sid))
@@ -153,18 +199,20 @@ class CallStore:
         step_keys: Sequence[str],
         response: str,
     ) -> None:
-        """Save the call state, append its events and remember the answer, in one round trip."""
+        """Save the call state, append its events and remember the answer, atomically."""
         now = self.clock()
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if state is not None:
-                pipe.hset(_call_key(state.call_sid), mapping=state.to_redis())
-                pipe.expire(_call_key(state.call_sid), CALL_TTL_SECONDS)
-            for event in events:
-                stamped = event if event.at else replace(event, at=now)
-                pipe.xadd(CALL_EVENTS_STREAM, stamped.to_fields())
-            for key in step_keys:
-                pipe.set(_response_key(key), response, ex=CALL_TTL_SECONDS)
-            await pipe.execute()
+        fields = state.to_redis() if state is not None else {}
+        args: list[Any] = [CALL_TTL_SECONDS, response, len(fields)]
+        for key, value in fields.items():
+            args += (key, value)
+        args.append(len(events))
+        for event in events:
+            stamped = event if event.at else replace(event, at=now)
+            encoded = stamped.to_fields()
+            args += (encoded["kind"], encoded["call"], encoded["at"], encoded["data"])
+        keys = [_call_key(state.call_sid) if state else redis_key("call", "-"), CALL_EVENTS_STREAM]
+        keys += [_response_key(key) for key in step_keys]
+        await self._commit(keys=keys, args=args)
 
     async def add_events(self, events: Sequence[CallEvent]) -> None:
         await self.commit(None, events, (), "")

@@ -168,6 +168,14 @@ return 1
 """
 
 
+RESERVE_SCRIPT = _RESERVE
+
+
+def reserved_id(result: object) -> str | None:
+    """The secretary id RESERVE_SCRIPT returned, or None."""
+    return None if result is None else _text(result)  # type: ignore[arg-type]
+
+
 class Presence:
     """Presence and reservations of secretaries over one Redis connection."""
 
@@ -223,6 +231,19 @@ class Presence:
         idle first (then by id), and the first is reserved for ring_seconds + 30 s.
         Candidates come filtered by the caller (language, skill, capacity, already tried).
         """
+        request = self.reserve_request(tiers, call_sid, ring_seconds)
+        if request is None:
+            return None
+        reserved = self._reserve(keys=request[0], args=request[1])
+        return None if reserved is None else _text(reserved)
+
+    def reserve_request(
+        self, tiers: Sequence[Sequence[str]], call_sid: str, ring_seconds: int
+    ) -> tuple[list[str], list[str | int]] | None:
+        """The keys and arguments of RESERVE_SCRIPT for `reserve` (None: no candidate).
+
+        For callers that run the script on another connection (the asyncio voice path).
+        """
         now = self.clock()
         flat = [secretary_id for tier in tiers for secretary_id in tier]
         if not flat:
@@ -231,8 +252,7 @@ class Presence:
         args: list[str | int] = [_ts(now), call_sid, ttl, _ts(now + ttl), len(tiers)]
         args += [len(tier) for tier in tiers]
         args += flat
-        reserved = self._reserve(keys=_keys(flat), args=args)
-        return None if reserved is None else _text(reserved)
+        return _keys(flat), args
 
     def release(self, secretary_id: str, call_sid: str) -> bool:
         """End her reservation for this call (not answered). False if she holds none for it.

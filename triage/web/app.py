@@ -22,7 +22,6 @@ from triage.store.db import make_engine
 from triage.store.presence import Presence
 from triage.store.repository import Repository
 from triage.web import api, openapi, presence_api
-from triage.web.call_persister import CallPersister
 from triage.web.directory_cache import DirectoryCache
 from triage.web.spool import Spool
 from triage.web.state import (
@@ -104,16 +103,16 @@ def _utcnow() -> datetime:
 
 
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
-    persister = CallPersister(app[ASYNC_REDIS], app[REPOSITORY], app[DISPATCHER])
+    stop = asyncio.Event()
     tasks = [
-        asyncio.create_task(app[DIRECTORY].run(), name="directory-refresh"),
-        asyncio.create_task(persister.run(), name="call-persister"),
-        asyncio.create_task(app[SPOOL].run(app[CALLS]), name="spool-replay"),
+        asyncio.create_task(app[DIRECTORY].run(stop), name="directory-refresh"),
+        asyncio.create_task(app[SPOOL].run(app[CALLS], stop), name="spool-replay"),
     ]
     yield
-    for task in tasks:
+    stop.set()
+    _done, pending = await asyncio.wait(tasks, timeout=5)
+    for task in pending:
         task.cancel()
-    for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

@@ -7,8 +7,9 @@ snapshot, so calls are still answered in the client's name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 from triage.directory import Directory
 from triage.store.directory_store import config_version, load_directory
@@ -27,6 +28,17 @@ class DirectoryCache:
         self.directory = Directory(version="", tenants={}, secretaries={})
         self.held_counts: Mapping[str, int] = {}
         self.healthy = False
+        # TwiML rendered from this directory, by what it depends on; emptied on a swap.
+        self.rendered: dict[Hashable, str] = {}
+
+    def render(self, key: Hashable, build: Callable[[], str]) -> str:
+        """TwiML for `key`, built once per directory version (VoiceResponse is slow)."""
+        body = self.rendered.get(key)
+        if body is None:
+            if len(self.rendered) > 50_000:
+                self.rendered.clear()
+            body = self.rendered[key] = build()
+        return body
 
     def refresh(self) -> bool:
         """Reload when the config version changed; always refresh held counts. Blocking."""
@@ -34,18 +46,20 @@ class DirectoryCache:
         changed = version != self.directory.version or not self.healthy
         if changed:
             self.directory = load_directory(self.repository.engine)
+            self.rendered = {}
             log.info("agency directory loaded at config version %s", version or "(none)")
         self.held_counts = self.repository.held_counts()
         self.healthy = True
         return changed
 
-    async def run(self, interval: float = REFRESH_SECONDS) -> None:
-        """Refresh forever; a failing database keeps the last snapshot and is retried."""
-        while True:
+    async def run(self, stop: asyncio.Event, interval: float = REFRESH_SECONDS) -> None:
+        """Refresh until `stop`; a failing database keeps the last snapshot and is retried."""
+        while not stop.is_set():
             try:
                 await asyncio.to_thread(self.refresh)
             except Exception as error:  # any store failure: keep serving the last snapshot
                 if self.healthy:
                     log.warning("directory refresh failed, serving the last snapshot: %s", error)
                 self.healthy = False
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)

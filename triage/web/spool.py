@@ -8,6 +8,7 @@ hands the files to the call-event stream once Redis answers again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -67,10 +68,14 @@ class Spool:
             log.warning("replayed %d spooled call webhook(s) into Redis", moved)
         return moved
 
-    async def run(self, calls: CallStore, interval: float = REPLAY_SECONDS) -> None:
-        while True:
+    async def run(
+        self, calls: CallStore, stop: asyncio.Event, interval: float = REPLAY_SECONDS
+    ) -> None:
+        """Replay every `interval` seconds until `stop` is set."""
+        while not stop.is_set():
             try:
                 await self.replay(calls)
             except (redis.RedisError, OSError) as error:
                 log.info("spool replay waits: %s", error)
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)

@@ -1,16 +1,19 @@
 """Drains the call-event stream into the database, then enqueues routing for ready items.
 
-Runs inside each web process (a consumer group shares the stream between replicas). An
-event is acknowledged only after its transaction committed; a failing database leaves
-events pending and they are retried, so nothing a webhook recorded is lost.
+Runs in a thread of each worker process (a consumer group shares the stream between
+workers), so the web process answers calls without ever writing SQL. An event is
+acknowledged only after its transaction committed; a failing database leaves events
+pending and they are retried, so nothing a webhook recorded is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -109,17 +112,90 @@ class CallPersister:
             pipe.xdel(CALL_EVENTS_STREAM, *ids)
             await pipe.execute()
 
-    async def run(self) -> None:
-        """Drain forever; back off while Redis or the database fails."""
+    async def drain_all(self) -> int:
+        """Apply everything waiting now, then return how many events were applied."""
+        total = 0
+        while applied := await self.drain_once():
+            total += applied
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain until `stop` is set; back off while Redis or the database fails."""
         failures = 0
-        while True:
+        while not stop.is_set():
             try:
                 await self.drain_once(block_ms=BLOCK_MS)
                 failures = 0
-            except asyncio.CancelledError:
-                raise
             except Exception as error:  # store or Redis failure: events stay pending
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
                 log.warning("call persister: %s; retrying in %s s", error, delay)
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+
+
+class PersisterThread:
+    """The persister on an event loop of its own, beside RQ's synchronous work loop."""
+
+    def __init__(self, redis_url: str, repository: Repository, dispatcher: Dispatcher) -> None:
+        self.redis_url = redis_url
+        self.repository = repository
+        self.dispatcher = dispatcher
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="call-persister", daemon=True)
+        self._started = threading.Event()
+
+    def _persister(self) -> CallPersister:
+        connection = aioredis.Redis.from_url(self.redis_url, socket_timeout=5)
+        return CallPersister(connection, self.repository, self.dispatcher)
+
+    def drain(self) -> int:
+        """Apply what is waiting, synchronously (burst workers and tests)."""
+
+        async def drain() -> int:
+            persister = self._persister()
+            try:
+                return await persister.drain_all()
+            finally:
+                await persister.redis.aclose()
+
+        # A thread of its own, so a caller that already runs an event loop can use it too.
+        result: list[int] = []
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                result.append(asyncio.run(drain()))
+            except BaseException as error:
+                failure.append(error)
+
+        thread = threading.Thread(target=target, name="call-persister-drain")
+        thread.start()
+        thread.join()
+        if failure:
+            raise failure[0]
+        return result[0]
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(10)
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._started.set()
+            persister = self._persister()
+            try:
+                await persister.run(self._stop)
+            finally:
+                await persister.redis.aclose()
+
+        asyncio.run(main())
+
+    def stop(self, timeout: float = 10) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
