@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -168,3 +169,52 @@ agency = Table(
     Column("key", String(64), primary_key=True),
     Column("value", JSON, nullable=False),
 )
+
+# Every message the IMAP connector fetched, raw, stored before its checkpoint advances.
+# (mailbox, uidvalidity, uid) makes a re-fetch after a crash find the row it wrote.
+mail_messages = Table(
+    "mail_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("mailbox", String(200), nullable=False),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    Column("raw_sha256", String(64), nullable=False),
+    Column("message_id", Text, nullable=True),
+    Column("size", Integer, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("fetched_at", DateTime(), nullable=False),
+    # stored -> ingested | duplicate | rejected | quarantined
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text, nullable=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id", ondelete="SET NULL"), nullable=True),
+    Column("item_id", BigId, ForeignKey("work_items.id", ondelete="SET NULL"), nullable=True),
+    UniqueConstraint("mailbox", "uidvalidity", "uid", name="uq_mail_messages_mailbox_uid"),
+    CheckConstraint(
+        "status IN ('stored', 'ingested', 'duplicate', 'rejected', 'quarantined')",
+        name="status",
+    ),
+)
+Index("ix_mail_messages_sha256", mail_messages.c.raw_sha256)
+Index("ix_mail_messages_status", mail_messages.c.status)
+
+# Where the connector is in each mailbox: UIDVALIDITY and the highest UID fully handed over.
+mailbox_checkpoints = Table(
+    "mailbox_checkpoints",
+    metadata,
+    Column("mailbox", String(200), primary_key=True),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("last_uid", BigInteger, nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
+)
+
+# Message-IDs an item's mail carried (its own and those it answered), for threading replies.
+item_message_ids = Table(
+    "item_message_ids",
+    metadata,
+    Column("message_id", String(998), primary_key=True),
+    Column("item_id", BigId, ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant_id", String(64), nullable=True),
+)
+Index("ix_item_message_ids_item", item_message_ids.c.item_id)
