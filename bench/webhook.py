@@ -6,8 +6,10 @@ process serving a bare aiohttp handler that parses the form and returns constant
 the same path. Drives signed requests (a new CallSid and caller each; To a tenant's number)
 at 1, 16 and 64 concurrent clients over loopback, the two servers alternating within every
 level and round, and prints the median requests/s, p50 and p99 of each and the ratio.
-Before each measurement the Monshi process is left to go idle (its call-event persister
-writes the previous burst to SQLite in the background); how long that took is printed.
+Before each measurement the Monshi process is left to go idle (work a burst leaves behind
+in background threads or tasks is not left to slow the next run); how long that took is
+printed, with Monshi's CPU per request on its event loop and in its other threads. Only
+the web process runs: no worker drains the call-event stream meanwhile.
 Usage: python bench/webhook.py [--requests 2000] [--rounds 3] [--levels 1,16,64] [--to N]
 """
 
@@ -77,7 +79,7 @@ class Measurement:
     answers: Counter[str]
     sent: int  # with the warm-up
     # Monshi only: CPU µs per request on the event loop and in other threads (its
-    # persister's SQL, to_thread calls), and the seconds it stayed busy after the run.
+    # to_thread calls, background loops), and the seconds it stayed busy after the run.
     loop_us: float = 0.0
     threads_us: float = 0.0
     drain: float = 0.0
@@ -356,7 +358,7 @@ def report(results: Results, levels: list[int], args: argparse.Namespace) -> Non
                 answers.update(run.answers)
     print("\nMonshi answered: " + "; ".join(f"{shape} x{n}" for shape, n in answers.most_common()))
     print("Monshi CPU per request (median; the event loop + other threads), and how long it")
-    print("stayed busy after each run (its call-event persister writing the burst to SQLite):")
+    print("stayed busy after each run (background work the burst left behind):")
     for level in levels:
         runs = results[("Monshi", level)]
         loop = statistics.median(run.loop_us for run in runs)
