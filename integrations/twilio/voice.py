@@ -92,27 +92,45 @@ class CallFlow:
     def directory(self) -> Any:
         return self.cache.directory
 
+    def reserve_request(
+        self, tenant: TenantProfile, state: CallState
+    ) -> tuple[list[str], list[str | int]] | None:
+        """The atomic reservation to run for the next ring of this call (None: voicemail)."""
+        hunt = HuntState(state.attempts, state.ring_used, state.tried)
+        if not may_try_another(tenant, hunt):
+            return None
+        routing = Routing(state.language, state.skill or None, state.reason or None)
+        tiers = hunt_tiers(
+            tenant,
+            self.directory,
+            routing,
+            self.cache.held_counts,
+            after_hours=state.after_hours,
+            exclude=state.tried,
+        )
+        if not tiers:
+            return None
+        request: tuple[list[str], list[str | int]] | None = self.presence.reserve_request(
+            tiers, state.call_sid, tenant.voice.ring_seconds
+        )
+        return request
+
     async def hunt(
         self, tenant: TenantProfile, state: CallState, *, greet: str | None = None
     ) -> tuple[str, CallState, list[CallEvent]]:
         """Reserve the next eligible secretary and dial her, or take a voicemail."""
-        hunt = HuntState(state.attempts, state.ring_used, state.tried)
-        routing = Routing(state.language, state.skill or None, state.reason or None)
-        secretary_id = None
-        if may_try_another(tenant, hunt):
-            tiers = hunt_tiers(
-                tenant,
-                self.directory,
-                routing,
-                self.cache.held_counts,
-                after_hours=state.after_hours,
-                exclude=state.tried,
-            )
-            if tiers:
-                request = self.presence.reserve_request(
-                    tiers, state.call_sid, tenant.voice.ring_seconds
-                )
-                secretary_id = await self.calls.reserve(request)
+        secretary_id = await self.calls.reserve(self.reserve_request(tenant, state))
+        return self.ring(tenant, state, secretary_id, greet=greet)
+
+    def ring(
+        self,
+        tenant: TenantProfile,
+        state: CallState,
+        secretary_id: str | None,
+        *,
+        greet: str | None = None,
+    ) -> tuple[str, CallState, list[CallEvent]]:
+        """Dial the reserved secretary (her whisper first), or voicemail when nobody was."""
         if secretary_id is None:
             return self.voicemail(tenant, state, greet=greet)
         attempt = state.attempts + 1
@@ -130,11 +148,8 @@ class CallFlow:
             ),
         )
         body = template.replace(CALL_PLACEHOLDER, state.call_sid)
-        return (
-            body,
-            state,
-            [_event(state, "ringing", str(attempt), secretary=secretary_id, attempt=attempt)],
-        )
+        event = _event(state, "ringing", str(attempt), secretary=secretary_id, attempt=attempt)
+        return body, state, [event]
 
     def voicemail(
         self,
@@ -185,41 +200,43 @@ async def _answer(
     called: str,
 ) -> str:
     keys = _step_keys(request, call_sid, "voice")
-    cached, previous = await flow.calls.begin_call(
-        keys, tenant.id if tenant else "", caller, call_sid
-    )
-    if cached is not None:
-        return cached
     now = flow.now()
     if tenant is None:
+        cached, _previous, _ = await flow.calls.begin_call(keys, "", caller, call_sid)
+        if cached is not None:
+            return cached
         state = _new_state(None, CallContext(), call_sid, caller, called, now)
         body, state, events = flow.voicemail(None, state, key="unknown_number")
         log.info("call %s to %s: no client owns the number", call_sid, called)
         await flow.calls.commit(state, [_started(state, form), *events], keys, body)
         return body
-    context = caller_context(tenant, caller, previous, call_sid)
     open_now = tenant.hours.is_open(now)
+    policy = None if open_now else after_hours_policy(tenant)
+    hunting = (open_now and tenant.ivr is None) or policy is AfterHours.ON_CALL
+    # The caller's context (VIP, repeat) does not change who may be rung, so the
+    # reservation rides in the same round trip as the retry check and the repeat mark.
+    draft = _new_state(tenant, CallContext(), call_sid, caller, called, now, not open_now)
+    reserve = flow.reserve_request(tenant, draft) if hunting else None
+    cached, previous, reserved = await flow.calls.begin_call(
+        keys, tenant.id, caller, call_sid, reserve
+    )
+    if cached is not None:
+        return cached
+    context = caller_context(tenant, caller, previous, call_sid)
     state = _new_state(tenant, context, call_sid, caller, called, now, after_hours=not open_now)
     events = [_started(state, form)]
-    if not open_now:
-        policy = after_hours_policy(tenant)
-        if policy is AfterHours.FORWARD:
-            assert tenant.fallback_number
-            body = twiml.forward(tenant, tenant.fallback_number, called, tenant.language)
-            events.append(_event(state, "forwarded", number=tenant.fallback_number))
-        elif policy is AfterHours.ON_CALL:
-            body, state, more = await flow.hunt(tenant, state, greet=tenant.language)
-            events += more
-        else:
-            body, state, more = flow.voicemail(
-                tenant, state, greet=tenant.language, key="after_hours"
-            )
-            events += more
-    elif tenant.ivr is not None:
-        body = flow.cache.render(("ivr", tenant.id), lambda: twiml.ivr_menu(tenant))
-    else:
-        body, state, more = await flow.hunt(tenant, state, greet=tenant.language)
+    if policy is AfterHours.FORWARD:
+        assert tenant.fallback_number
+        body = twiml.forward(tenant, tenant.fallback_number, called, tenant.language)
+        events.append(_event(state, "forwarded", number=tenant.fallback_number))
+    elif policy is AfterHours.VOICEMAIL:
+        body, state, more = flow.voicemail(tenant, state, greet=tenant.language, key="after_hours")
         events += more
+    elif hunting:
+        body, state, more = flow.ring(tenant, state, reserved, greet=tenant.language)
+        events += more
+    else:
+        body = flow.cache.render(("ivr", tenant.id), lambda: twiml.ivr_menu(tenant))
     await flow.calls.commit(state, events, keys, body)
     log.info("call %s from %s for %s answered", call_sid, redact_phone(caller), tenant.id)
     return body

@@ -15,7 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from triage.constants import redis_key
-from triage.store.presence import RESERVE_SCRIPT, reserved_id
+from triage.store.presence import RESERVE_FUNCTION, RESERVE_SCRIPT, reserved_id
 
 CALL_TTL_SECONDS = 24 * 3600
 CALL_EVENTS_STREAM = redis_key("call-events")
@@ -116,15 +116,28 @@ def _response_key(step_key: str) -> str:
     return redis_key("twiml", step_key)
 
 
-# KEYS: the step's response keys, then the caller's recent-call key. ARGV: call_sid, ttl.
-# Returns {cached response or false, the caller's previous call or false}.
-_BEGIN = """
-for i = 1, #KEYS - 1 do
+# KEYS: the step's n response keys, the caller's recent-call key, then (optionally) the
+# reservation keys of RESERVE_FUNCTION. ARGV: n, call_sid, ttl, then its arguments.
+# Returns {cached response or false, the caller's previous call or false, reserved or false}.
+_BEGIN = (
+    RESERVE_FUNCTION
+    + """
+local n = tonumber(ARGV[1])
+for i = 1, n do
   local cached = redis.call('GET', KEYS[i])
-  if cached then return {cached, false} end
+  if cached then return {cached, false, false} end
 end
-return {false, redis.call('SET', KEYS[#KEYS], ARGV[1], 'EX', ARGV[2], 'GET')}
+local previous = redis.call('SET', KEYS[n + 1], ARGV[2], 'EX', ARGV[3], 'GET')
+local reserved = false
+if #KEYS > n + 1 then
+  local K, A = {}, {}
+  for i = n + 2, #KEYS do K[#K + 1] = KEYS[i] end
+  for i = 4, #ARGV do A[#A + 1] = ARGV[i] end
+  reserved = reserve(K, A)
+end
+return {false, previous, reserved}
 """
+)
 
 # KEYS: the call's state key, the event stream, the step's response keys.
 # ARGV: ttl, response, state field count, fields..., event count, (kind, call, at, data)...
@@ -173,19 +186,30 @@ class CallStore:
         return next((_text(value) for value in values if value is not None), None)
 
     async def begin_call(
-        self, step_keys: Sequence[str], tenant: str, caller: str, call_sid: str
-    ) -> tuple[str | None, str | None]:
-        """(cached TwiML for a retry, the caller's previous call to this tenant in 30 min).
+        self,
+        step_keys: Sequence[str],
+        tenant: str,
+        caller: str,
+        call_sid: str,
+        reserve: tuple[list[str], list[str | int]] | None = None,
+    ) -> tuple[str | None, str | None, str | None]:
+        """(cached TwiML of a retry, the caller's previous call here in 30 min, reserved).
 
-        The previous call is remembered per tenant and caller; a retry of the same call
-        sees its own sid, which is not a repeat.
+        One round trip for the whole start of a call: the retry check, the repeat-caller
+        mark (a retry of the same call sees its own sid, which is not a repeat) and, when
+        `reserve` is given (Presence.reserve_request), the atomic reservation.
         """
         keys = [_response_key(key) for key in step_keys]
         keys.append(redis_key("recent-caller", tenant, caller))
-        cached, previous = await self._begin(keys=keys, args=[call_sid, 30 * 60])
+        args: list[str | int] = [len(step_keys), call_sid, 30 * 60]
+        if reserve is not None:
+            keys += reserve[0]
+            args += reserve[1]
+        cached, previous, reserved = await self._begin(keys=keys, args=args)
         return (
             None if cached is None else _text(cached),
             None if previous is None else _text(previous),
+            reserved_id(reserved),
         )
 
     async def load(self, call_sid: str) -> CallState | None:

@@ -82,9 +82,14 @@ return {'ok', raw(KEYS[1], KEYS[2])}
 # KEYS: presence, reservation of every candidate, tier after tier.
 # ARGV: now, call_sid, ttl seconds, reserved_until, tier count, tier sizes..., ids...
 # Returns the reserved secretary's id, or false.
-_RESERVE = """
-local now, call, ttl, reserved_until = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local tiers = tonumber(ARGV[5])
+# A Lua function over key and argument tables, so other scripts can embed it.
+# K: presence, reservation of every candidate, tier after tier.
+# A: now, call_sid, ttl seconds, reserved_until, tier count, tier sizes..., ids...
+# Returns the reserved secretary's id, or false.
+RESERVE_FUNCTION = """
+local function reserve(K, A)
+local now, call, ttl, reserved_until = tonumber(A[1]), A[2], tonumber(A[3]), A[4]
+local tiers = tonumber(A[5])
 local first_id = 6 + tiers
 local function live(pkey, rkey)
   if redis.call('GET', rkey) ~= call then return false end
@@ -92,8 +97,8 @@ local function live(pkey, rkey)
   return deadline ~= nil and deadline > now
 end
 -- A retried webhook: whoever already rings for this call keeps it.
-for i = 1, #KEYS / 2 do
-  if live(KEYS[2 * i - 1], KEYS[2 * i]) then return ARGV[first_id + i - 1] end
+for i = 1, #K / 2 do
+  if live(K[2 * i - 1], K[2 * i]) then return A[first_id + i - 1] end
 end
 -- The rule of triage.presence.effective_status, asking only "is she available?".
 local function idle_since_if_available(pkey, rkey)
@@ -111,11 +116,11 @@ end
 local index = 0
 for tier = 1, tiers do
   local free = {}
-  for _ = 1, tonumber(ARGV[5 + tier]) do
+  for _ = 1, tonumber(A[5 + tier]) do
     index = index + 1
-    local pkey, rkey = KEYS[2 * index - 1], KEYS[2 * index]
+    local pkey, rkey = K[2 * index - 1], K[2 * index]
     local idle = idle_since_if_available(pkey, rkey)
-    if idle then free[#free + 1] = {idle, ARGV[first_id + index - 1], pkey, rkey} end
+    if idle then free[#free + 1] = {idle, A[first_id + index - 1], pkey, rkey} end
   end
   table.sort(free, function(a, b)
     if a[1] ~= b[1] then return a[1] < b[1] end
@@ -124,14 +129,18 @@ for tier = 1, tiers do
   for _, c in ipairs(free) do
     redis.call('DEL', c[4])  -- a reservation past our deadline but not yet past its TTL
     if redis.call('SET', c[4], call, 'NX', 'EX', ttl) then
-      redis.call('HSET', c[3], 'call', call, 'reserved_at', ARGV[1],
+      redis.call('HSET', c[3], 'call', call, 'reserved_at', A[1],
                  'reserved_until', reserved_until)
       return c[2]
     end
   end
 end
 return false
+end
 """
+
+# KEYS and ARGV as RESERVE_FUNCTION's K and A.
+_RESERVE = RESERVE_FUNCTION + "return reserve(KEYS, ARGV)\n"
 
 # KEYS: presence, reservation. ARGV: call_sid. Returns 1 when released.
 _RELEASE = """
