@@ -141,3 +141,19 @@ def env(database_url: str, redis_url: str) -> dict[str, str]:
 @pytest.fixture
 def settings(env: dict[str, str]) -> Settings:
     return Settings.from_env(env)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Repository]:
+    """A migrated database with two tenants and three secretaries written straight in."""
+    from tests.factories import ACME_NUMBER, PARS_NUMBER, add_secretary, add_tenant
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    add_tenant(engine, "acme-dental", ACME_NUMBER)
+    add_tenant(engine, "pars-clinic", PARS_NUMBER, language="fa")
+    add_secretary(engine, "sara", tenants_primary=["acme-dental"])
+    add_secretary(engine, "reza", tenants_primary=["pars-clinic"])
+    add_secretary(engine, "maryam", role="supervisor", tenants_backup=["acme-dental"])
+    yield Repository(engine)
+    engine.dispose()

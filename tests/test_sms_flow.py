@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,31 +13,14 @@ from rq import Queue
 from tests.factories import (
     ACME_NUMBER,
     PARS_NUMBER,
-    add_secretary,
-    add_tenant,
     sms_params,
     twilio_signature,
 )
 from triage.constants import QUEUE_DEFAULT
 from triage.settings import Settings
-from triage.store.db import make_engine
-from triage.store.migrate import upgrade
 from triage.store.repository import Repository
 from triage.web.app import create_app
 from workers.main import run_worker
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Repository]:
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    add_tenant(engine, "acme-dental", ACME_NUMBER)
-    add_tenant(engine, "pars-clinic", PARS_NUMBER, language="fa")
-    add_secretary(engine, "sara", tenants_primary=["acme-dental"])
-    add_secretary(engine, "reza", tenants_primary=["pars-clinic"])
-    add_secretary(engine, "maryam", role="supervisor", tenants_backup=["acme-dental"])
-    yield Repository(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -21,14 +21,16 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 
 
-def twilio_signature_middleware(auth_token: str, public_url: str) -> Middleware:
-    """A middleware that answers 403 to any /twilio/ request not signed with `auth_token`."""
+def twilio_signature_middleware(
+    auth_token: str, public_url: str, prefix: str = TWILIO_PREFIX
+) -> Middleware:
+    """A middleware that answers 403 to any request under `prefix` not signed with `auth_token`."""
     validator = RequestValidator(auth_token)
     base = public_url.rstrip("/")
 
     @web.middleware
     async def check_signature(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(TWILIO_PREFIX):
+        if not request.path.startswith(prefix):
             return await handler(request)
         signature = request.headers.get(SIGNATURE_HEADER, "")
         params = await request.post() if request.method == "POST" else {}
