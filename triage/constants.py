@@ -22,3 +22,12 @@ JOB_RETRY_INTERVALS: Final = (5, 30, 120)
 def redis_key(*parts: str) -> str:
     """A key in Monshi's namespace: redis_key("presence", "sara") == "monshi:presence:sara"."""
     return REDIS_PREFIX + ":".join(parts)
+
+
+# Mail ingest. A message whose ingest was tried this many times without success goes to the
+# quarantine supervisors see (tries are counted when they begin, so one that kills the
+# worker is counted too).
+MAIL_MAX_ATTEMPTS: Final = 5
+# A reply that names no Message-ID we know joins an open item of the same tenant, sender and
+# normalized subject when that item's last mail is at most this many days old.
+MAIL_THREAD_WINDOW_DAYS: Final = 7
