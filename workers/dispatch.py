@@ -6,6 +6,9 @@ from the caller.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+
 import redis
 from rq import Queue, Retry
 
@@ -13,12 +16,14 @@ from triage.constants import (
     JOB_RESULT_TTL_SECONDS,
     JOB_RETRY_INTERVALS,
     JOB_TIMEOUT_SECONDS,
+    QUEUE_BULK,
     QUEUE_DEFAULT,
     QUEUE_URGENT,
 )
 
 # Jobs are named by path so an edge can enqueue without importing the job's dependencies.
 INGEST_JOB = "workers.jobs.ingest_item"
+INGEST_MAIL_JOB = "workers.mail_jobs.ingest_mail_batch"
 
 
 class Dispatcher:
@@ -27,7 +32,8 @@ class Dispatcher:
     def __init__(self, connection: redis.Redis) -> None:
         self.connection = connection
         self.queues = {
-            name: Queue(name, connection=connection) for name in (QUEUE_URGENT, QUEUE_DEFAULT)
+            name: Queue(name, connection=connection)
+            for name in (QUEUE_URGENT, QUEUE_DEFAULT, QUEUE_BULK)
         }
 
     def ingest(self, item_id: int, *, urgent: bool = False) -> str:
@@ -42,6 +48,28 @@ class Dispatcher:
             INGEST_JOB,
             item_id,
             job_id=f"ingest-{item_id}",
+            job_timeout=JOB_TIMEOUT_SECONDS,
+            result_ttl=JOB_RESULT_TTL_SECONDS,
+            retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
+        )
+        return job.id
+
+    def ingest_mail(self, mail_ids: Sequence[int], *, backfill: bool) -> str:
+        """Enqueue the ingest job of a batch of stored mail (mail_messages ids); returns its id.
+
+        Live mail goes on the default queue; a backfill (a first import, a resync after a
+        UIDVALIDITY change, rows found waiting at start) on the bulk queue, which workers
+        drain last, so it never holds up live traffic. The job id is derived from the ids,
+        like `ingest`'s; a batch enqueued twice (the connector restarted before its
+        checkpoint) may run twice, and the job's second run finds its rows done.
+        """
+        ids = [int(mail_id) for mail_id in mail_ids]
+        digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:24]
+        queue = self.queues[QUEUE_BULK if backfill else QUEUE_DEFAULT]
+        job = queue.enqueue(
+            INGEST_MAIL_JOB,
+            ids,
+            job_id=f"ingest-mail-{digest}",
             job_timeout=JOB_TIMEOUT_SECONDS,
             result_ttl=JOB_RESULT_TTL_SECONDS,
             retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
