@@ -316,7 +316,8 @@ def run_levels(
                     measurement.drain = wait_idle(monshi.pid)
                     loop_after, all_after = cpu_split(monshi.pid)
                     loop = loop_after - loop_before
-                    threads = (all_after - all_before) - loop
+                    # /proc counts in clock ticks, read twice: never below zero.
+                    threads = max(0.0, (all_after - all_before) - loop)
                     measurement.loop_us = 1e6 * loop / measurement.sent
                     measurement.threads_us = 1e6 * threads / measurement.sent
                 results.setdefault((server.name, level), []).append(measurement)
