@@ -1,0 +1,716 @@
+"""Stored mail in, work items out: the database side of mail ingest.
+
+Each message is handled in one transaction: deduplicated, threaded onto its open item or
+made a new item, and its `mail_messages` row marked ingested, duplicate or rejected. Tries
+are counted when they begin, so a message that kills the worker outright is counted as
+well as one that raises; after `max_attempts` it is quarantined for supervisors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email.errors
+import email.header
+import email.parser
+import email.policy
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from triage.constants import MAIL_MAX_ATTEMPTS, MAIL_THREAD_WINDOW_DAYS
+from triage.errors import InvalidTransition, NotFound
+from triage.mail_threading import last_mail_at, storable, within_thread_window
+from triage.models import Channel, ItemStatus, Priority
+from triage.store.config_store import load_current_config
+from triage.store.repository import Repository, _add_event
+from triage.store.tables import item_message_ids, mail_messages, work_items
+
+ACTOR = "imap:ingest"
+OPEN_STATUSES = (ItemStatus.RECEIVED.value, ItemStatus.QUEUED.value, ItemStatus.CLAIMED.value)
+ORDINARY = "ordinary"
+# Kinds of mail recorded but never worked (triage.mail.MailKind minus ordinary).
+NOT_FOR_HUMANS = ("auto_reply", "bounce", "bulk", "list")
+MAX_ERROR = 4000
+# work_items.sender and .recipient are VARCHAR(320), an address's longest legal form.
+MAX_ADDRESS = 320
+# How many open items of one sender the subject rule looks at.
+SUBJECT_CANDIDATES = 20
+# Enough of a quarantined message to read its Subject without parsing the whole thing.
+HEADER_PEEK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMail:
+    """A `mail_messages` row being ingested."""
+
+    id: int
+    mailbox: str
+    uid: int
+    raw: bytes
+    size: int  # as the server reported it: larger than `raw` when only the header was fetched
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class MailDirectory:
+    """What tenant resolution needs, read once per job run."""
+
+    inbox: str | None
+    tenant_of_address: Mapping[str, str]
+    tenant_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMail:
+    """One parsed message, as plain values the store turns into an item or a reply."""
+
+    mail_id: int
+    key: str  # the dedupe key: the item's external_id when the message opens one
+    tenant_id: str | None
+    message_id: str | None  # canonical
+    answers: tuple[str, ...]  # canonical Message-IDs it answers, most direct first
+    sender: str  # address: the original sender of a forward, else From
+    recipient: str  # the address the tenant was matched on (or the first recipient)
+    subject: str
+    thread_subject: str  # normalized subject for the fallback rule; "" when not a reply
+    body: str
+    kind: str  # triage.mail.MailKind value
+    kind_reason: str
+    mail: Mapping[str, Any]  # payload["mail"] of a new item
+    summary: Mapping[str, Any]  # this message in payload["messages"] and the reply event
+
+
+class IngestOutcome(enum.StrEnum):
+    CREATED = "created"
+    ATTACHED = "attached"
+    FILTERED = "filtered"
+    DUPLICATE = "duplicate"
+    GONE = "gone"  # the row was no longer `stored` (another job did it, or a retry reset)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    outcome: IngestOutcome
+    item_id: int | None = None
+    # A new ordinary item, to be routed now.
+    route: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MailRecord:
+    """A stored message as supervisors see it in the quarantine and rejection lists."""
+
+    id: int
+    mailbox: str
+    uidvalidity: int
+    uid: int
+    status: str
+    attempts: int
+    error: str | None
+    message_id: str | None
+    size: int
+    fetched_at: datetime
+    subject: str | None
+    item_id: int | None = None
+    kind: str | None = None
+    reason: str | None = None
+    sender: str | None = None
+
+
+class MailStore:
+    """Mail ingest's reads and writes over the repository's engine and clock."""
+
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        max_attempts: int = MAIL_MAX_ATTEMPTS,
+        thread_window_days: int = MAIL_THREAD_WINDOW_DAYS,
+    ) -> None:
+        self.repository = repository
+        self.engine = repository.engine
+        self.max_attempts = max_attempts
+        self.thread_window_days = thread_window_days
+
+    # -- for the job ---------------------------------------------------------------
+
+    def directory(self) -> MailDirectory:
+        """The agency inbox and every tenant address, from the config in the database."""
+        config = load_current_config(self.engine)
+        return MailDirectory(
+            inbox=config.agency.inbox if config.agency else None,
+            tenant_of_address={
+                address.lower(): tenant.id
+                for tenant in config.tenants
+                for address in tenant.email_addresses
+            },
+            tenant_ids=frozenset(tenant.id for tenant in config.tenants),
+        )
+
+    def pending_ids(self, mail_ids: Sequence[int]) -> list[int]:
+        """Those of `mail_ids` still waiting (`stored`): never tried first, then by id.
+
+        A message that stopped an earlier run (it killed the worker, or the job timed out on
+        it) thus comes after the fresh ones and cannot starve them.
+        """
+        if not mail_ids:
+            return []
+        with self.engine.connect() as connection:
+            return list(
+                connection.scalars(
+                    select(mail_messages.c.id)
+                    .where(
+                        mail_messages.c.id.in_(list(mail_ids)),
+                        mail_messages.c.status == "stored",
+                    )
+                    .order_by(mail_messages.c.attempts, mail_messages.c.id)
+                )
+            )
+
+    def begin_attempt(self, mail_id: int) -> PendingMail | None:
+        """Count one more try of a stored message and return it, raw bytes and all.
+
+        None when the row is no longer `stored`, or when `max_attempts` tries began and none
+        finished: the message is quarantined then (it stopped the worker each time).
+        """
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                _locked(
+                    select(
+                        mail_messages.c.id,
+                        mail_messages.c.mailbox,
+                        mail_messages.c.uid,
+                        mail_messages.c.attempts,
+                        mail_messages.c.error,
+                        mail_messages.c.raw,
+                        mail_messages.c.size,
+                    ).where(mail_messages.c.id == mail_id, mail_messages.c.status == "stored"),
+                    connection,
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            if row.attempts >= self.max_attempts:
+                last = row.error or "the worker stopped while processing it (crash or timeout)"
+                _set_mail(
+                    connection,
+                    mail_id,
+                    status="quarantined",
+                    error=_clip_error(f"gave up after {row.attempts} attempts: {last}"),
+                )
+                return None
+            attempts = row.attempts + 1
+            _set_mail(connection, mail_id, attempts=attempts)
+        return PendingMail(
+            id=row.id,
+            mailbox=row.mailbox,
+            uid=row.uid,
+            raw=bytes(row.raw),
+            size=row.size,
+            attempts=attempts,
+        )
+
+    def record_failure(self, mail_id: int, error: str) -> bool:
+        """Record why a try failed; quarantine the message once it has had `max_attempts`.
+
+        Returns whether it is quarantined now.
+        """
+        with self.engine.begin() as connection:
+            attempts = connection.scalar(
+                _locked(
+                    select(mail_messages.c.attempts).where(
+                        mail_messages.c.id == mail_id, mail_messages.c.status == "stored"
+                    ),
+                    connection,
+                )
+            )
+            if attempts is None:
+                return False
+            quarantined = bool(attempts >= self.max_attempts)
+            _set_mail(
+                connection,
+                mail_id,
+                status="quarantined" if quarantined else "stored",
+                error=_clip_error(error),
+            )
+        return quarantined
+
+    def reject(self, mail_id: int, reason: str, *, tenant_id: str | None = None) -> bool:
+        """Mark a message that cannot become an item (unparseable), with the reason."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(mail_messages)
+                .where(mail_messages.c.id == mail_id, mail_messages.c.status == "stored")
+                .values(status="rejected", error=_clip_error(reason), tenant_id=tenant_id)
+            )
+        return bool(result.rowcount == 1)
+
+    def ingest(self, mail: InboundMail) -> IngestResult:
+        """Turn one parsed message into an item, a reply on an item, or a duplicate.
+
+        One transaction. In order: the row must still be `stored`; the same content for the
+        same tenant already made an item (dedupe key, or the same raw bytes ingested from
+        another folder) → duplicate; not ordinary mail → a completed item nobody works; a
+        reply naming a Message-ID of an open item of the tenant → attached; naming one of a
+        completed item → a new item linked to it; a reply by subject and sender to an open
+        item within the window → attached; otherwise a new item.
+        """
+        now = self.repository.clock()
+        mail = dataclasses.replace(mail, summary={**mail.summary, "received_at": now.isoformat()})
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                _locked(
+                    select(mail_messages.c.raw_sha256).where(
+                        mail_messages.c.id == mail.mail_id, mail_messages.c.status == "stored"
+                    ),
+                    connection,
+                )
+            ).one_or_none()
+            if row is None:
+                return IngestResult(IngestOutcome.GONE)
+            existing = _item_with_key(connection, mail.key) or _item_of_same_raw(
+                connection, mail, row.raw_sha256
+            )
+            if existing is not None:
+                return self._duplicate(connection, mail, existing)
+            if mail.kind != ORDINARY:
+                item_id = self._create(connection, mail, now, previous_item=None)
+                if item_id is None:
+                    return self._duplicate(connection, mail, _existing_key(connection, mail.key))
+                return IngestResult(IngestOutcome.FILTERED, item_id)
+            previous_item: int | None = None
+            target = _thread_by_message_ids(connection, mail)
+            if target is None:
+                target = self._thread_by_subject(connection, mail, now)
+            if target is not None:
+                if _has_message(target.payload, mail.key):
+                    return self._duplicate(connection, mail, target.id)
+                if target.status in OPEN_STATUSES and self._attach(
+                    connection, mail, target.id, now
+                ):
+                    return IngestResult(IngestOutcome.ATTACHED, target.id)
+                previous_item = target.id
+            item_id = self._create(connection, mail, now, previous_item=previous_item)
+            if item_id is None:
+                return self._duplicate(connection, mail, _existing_key(connection, mail.key))
+            return IngestResult(IngestOutcome.CREATED, item_id, route=True)
+
+    # -- for supervisors -----------------------------------------------------------
+
+    def quarantined(self, *, limit: int = 100, before: int | None = None) -> list[MailRecord]:
+        """Quarantined messages, newest first, with their error and attempts."""
+        query = (
+            select(*_LISTED, func.substr(mail_messages.c.raw, 1, HEADER_PEEK_BYTES).label("head"))
+            .where(mail_messages.c.status == "quarantined")
+            .order_by(mail_messages.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(mail_messages.c.id < before)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [_record(row, subject=peek_subject(bytes(row.head or b""))) for row in rows]
+
+    def rejections(self, *, limit: int = 100, before: int | None = None) -> list[MailRecord]:
+        """Messages that are not work, newest first: rejected ones and recorded auto mail."""
+        query = (
+            select(
+                *_LISTED,
+                work_items.c.outcome,
+                work_items.c.subject,
+                work_items.c.sender,
+                work_items.c.payload,
+            )
+            .outerjoin(work_items, work_items.c.id == mail_messages.c.item_id)
+            .where(
+                or_(
+                    mail_messages.c.status == "rejected",
+                    and_(
+                        mail_messages.c.status == "ingested",
+                        work_items.c.channel == Channel.EMAIL.value,
+                        work_items.c.status == ItemStatus.COMPLETED.value,
+                        work_items.c.outcome.in_(NOT_FOR_HUMANS),
+                    ),
+                )
+            )
+            .order_by(mail_messages.c.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(mail_messages.c.id < before)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        records = []
+        for row in rows:
+            if row.status == "rejected":
+                records.append(_record(row, kind="rejected", reason=row.error))
+                continue
+            mail = (row.payload or {}).get("mail", {})
+            records.append(
+                _record(
+                    row,
+                    subject=row.subject,
+                    kind=row.outcome,
+                    reason=mail.get("kind_reason") or row.outcome,
+                    sender=row.sender,
+                )
+            )
+        return records
+
+    def retry(self, mail_id: int) -> None:
+        """Put a quarantined message back to `stored` with no attempts; the caller enqueues it.
+
+        NotFound for an unknown id; InvalidTransition when it is not quarantined.
+        """
+        with self.engine.begin() as connection:
+            status = connection.scalar(
+                _locked(
+                    select(mail_messages.c.status).where(mail_messages.c.id == mail_id),
+                    connection,
+                )
+            )
+            if status is None:
+                raise NotFound(f"no stored message {mail_id}")
+            if status != "quarantined":
+                raise InvalidTransition(f"message {mail_id} is {status}, not quarantined")
+            _set_mail(connection, mail_id, status="stored", attempts=0, error=None)
+
+    def record(self, mail_id: int) -> MailRecord:
+        """One stored message's state (NotFound when there is none)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(*_LISTED).where(mail_messages.c.id == mail_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f"no stored message {mail_id}")
+        return _record(row)
+
+    # -- inside the ingest transaction ---------------------------------------------
+
+    def _duplicate(self, connection: Connection, mail: InboundMail, item_id: int) -> IngestResult:
+        _set_mail(
+            connection,
+            mail.mail_id,
+            status="duplicate",
+            tenant_id=mail.tenant_id,
+            item_id=item_id,
+            error=None,
+        )
+        return IngestResult(IngestOutcome.DUPLICATE, item_id)
+
+    def _create(
+        self,
+        connection: Connection,
+        mail: InboundMail,
+        now: datetime,
+        *,
+        previous_item: int | None,
+    ) -> int | None:
+        """Insert the item with its events and Message-IDs; None when the key exists already."""
+        ordinary = mail.kind == ORDINARY
+        # The first message's text is the item's body; replies keep theirs in the list.
+        payload: dict[str, Any] = {"mail": dict(mail.mail), "messages": [_without_text(mail)]}
+        if previous_item is not None:
+            payload["previous_item"] = previous_item
+        values: dict[str, Any] = {
+            "tenant_id": mail.tenant_id,
+            "channel": Channel.EMAIL.value,
+            "external_id": mail.key,
+            "status": ItemStatus.RECEIVED.value if ordinary else ItemStatus.COMPLETED.value,
+            "priority_rank": (Priority.NORMAL if ordinary else Priority.LOW).rank,
+            "language": None,
+            "sender": mail.sender[:MAX_ADDRESS],
+            "recipient": mail.recipient[:MAX_ADDRESS],
+            "subject": mail.subject,
+            "body": mail.body,
+            "payload": payload,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if not ordinary:
+            values.update(outcome=mail.kind, completed_at=now)
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        item_id: int | None = connection.scalar(
+            insert(work_items)
+            .values(**storable(values))
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(work_items.c.id)
+        )
+        if item_id is None:
+            return None
+        _add_event(
+            connection,
+            item_id,
+            now,
+            ACTOR,
+            "received",
+            {"channel": Channel.EMAIL.value, "tenant": mail.tenant_id, "mail_id": mail.mail_id},
+        )
+        if previous_item is not None:
+            _add_event(connection, item_id, now, ACTOR, "follows", {"previous_item": previous_item})
+        if not ordinary:
+            # Recorded, never queued and never answered (a bounce of mail we sent will be
+            # matched to its item once Monshi sends mail).
+            _add_event(
+                connection,
+                item_id,
+                now,
+                ACTOR,
+                "filtered",
+                storable({"kind": mail.kind, "reason": mail.kind_reason}),
+            )
+        else:
+            _remember_message_ids(connection, mail, item_id)
+        _set_mail(
+            connection,
+            mail.mail_id,
+            status="ingested",
+            tenant_id=mail.tenant_id,
+            item_id=item_id,
+            error=None,
+        )
+        return item_id
+
+    def _attach(
+        self, connection: Connection, mail: InboundMail, item_id: int, now: datetime
+    ) -> bool:
+        """Add the reply to an open item; False when it was completed in the meantime."""
+        item = connection.execute(
+            _locked(
+                select(work_items.c.status, work_items.c.payload).where(work_items.c.id == item_id),
+                connection,
+            )
+        ).one()
+        if item.status not in OPEN_STATUSES:
+            return False
+        payload = dict(item.payload or {})
+        payload["messages"] = [*payload.get("messages", []), dict(mail.summary)]
+        connection.execute(
+            update(work_items)
+            .where(work_items.c.id == item_id)
+            .values(payload=storable(payload), updated_at=now)
+        )
+        _add_event(connection, item_id, now, ACTOR, "reply", storable(_without_text(mail)))
+        _remember_message_ids(connection, mail, item_id)
+        _set_mail(
+            connection,
+            mail.mail_id,
+            status="ingested",
+            tenant_id=mail.tenant_id,
+            item_id=item_id,
+            error=None,
+        )
+        return True
+
+    def _thread_by_subject(
+        self, connection: Connection, mail: InboundMail, now: datetime
+    ) -> _Candidate | None:
+        """The fallback: an open item of the tenant from this sender, same normalized subject."""
+        if not mail.thread_subject or not mail.sender:
+            return None
+        rows = connection.execute(
+            select(
+                work_items.c.id, work_items.c.status, work_items.c.payload, work_items.c.updated_at
+            )
+            .where(
+                work_items.c.channel == Channel.EMAIL.value,
+                _same_tenant(work_items.c.tenant_id, mail.tenant_id),
+                work_items.c.sender == mail.sender[:MAX_ADDRESS],
+                work_items.c.status.in_(OPEN_STATUSES),
+            )
+            .order_by(work_items.c.updated_at.desc(), work_items.c.id.desc())
+            .limit(SUBJECT_CANDIDATES)
+        ).all()
+        for row in rows:
+            payload = row.payload or {}
+            if payload.get("mail", {}).get("thread_subject") != mail.thread_subject:
+                continue
+            last = last_mail_at(payload.get("messages", []), row.updated_at)
+            if within_thread_window(last, now, self.thread_window_days):
+                return _Candidate(row.id, row.status, payload)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    id: int
+    status: str
+    payload: Mapping[str, Any]
+
+
+_LISTED = (
+    mail_messages.c.id,
+    mail_messages.c.mailbox,
+    mail_messages.c.uidvalidity,
+    mail_messages.c.uid,
+    mail_messages.c.status,
+    mail_messages.c.attempts,
+    mail_messages.c.error,
+    mail_messages.c.message_id,
+    mail_messages.c.size,
+    mail_messages.c.fetched_at,
+    mail_messages.c.item_id,
+)
+
+
+def _record(
+    row: Any,
+    *,
+    subject: str | None = None,
+    kind: str | None = None,
+    reason: str | None = None,
+    sender: str | None = None,
+) -> MailRecord:
+    return MailRecord(
+        id=row.id,
+        mailbox=row.mailbox,
+        uidvalidity=row.uidvalidity,
+        uid=row.uid,
+        status=row.status,
+        attempts=row.attempts,
+        error=row.error,
+        message_id=row.message_id,
+        size=row.size,
+        fetched_at=row.fetched_at,
+        subject=subject,
+        item_id=row.item_id,
+        kind=kind,
+        reason=reason,
+        sender=sender,
+    )
+
+
+def peek_subject(head: bytes) -> str | None:
+    """The decoded Subject of a raw message's header block, or None when there is none.
+
+    Reads headers only, with the lenient compat32 policy: a quarantined message is one
+    whose full parse failed, so nothing more of it is touched here.
+    """
+    try:
+        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        value = headers.get("Subject")
+        if value is None:
+            return None
+        return str(email.header.make_header(email.header.decode_header(str(value))))
+    except (LookupError, UnicodeError, ValueError, email.errors.MessageError):
+        return None
+
+
+def _locked(statement: Any, connection: Connection) -> Any:
+    return statement.with_for_update() if connection.dialect.name == "postgresql" else statement
+
+
+def _set_mail(connection: Connection, mail_id: int, **values: Any) -> None:
+    connection.execute(update(mail_messages).where(mail_messages.c.id == mail_id).values(**values))
+
+
+def _clip_error(error: str) -> str:
+    error = str(storable(error))
+    return error if len(error) <= MAX_ERROR else error[: MAX_ERROR - 1] + "…"
+
+
+def _same_tenant(column: Any, tenant_id: str | None) -> Any:
+    return column.is_(None) if tenant_id is None else column == tenant_id
+
+
+def _item_with_key(connection: Connection, key: str) -> int | None:
+    item_id: int | None = connection.scalar(
+        select(work_items.c.id).where(
+            work_items.c.channel == Channel.EMAIL.value, work_items.c.external_id == key
+        )
+    )
+    return item_id
+
+
+def _existing_key(connection: Connection, key: str) -> int:
+    item_id = _item_with_key(connection, key)
+    if item_id is None:  # the conflicting insert's row is gone again: retry the message
+        raise LookupError(f"item {key!r} conflicted on insert but cannot be read")
+    return item_id
+
+
+def _item_of_same_raw(connection: Connection, mail: InboundMail, raw_sha256: str) -> int | None:
+    """The item another row with the very same bytes (for the same tenant) went to."""
+    return connection.scalar(
+        select(mail_messages.c.item_id)
+        .where(
+            mail_messages.c.raw_sha256 == raw_sha256,
+            mail_messages.c.id != mail.mail_id,
+            mail_messages.c.status.in_(("ingested", "duplicate")),
+            mail_messages.c.item_id.is_not(None),
+            _same_tenant(mail_messages.c.tenant_id, mail.tenant_id),
+        )
+        .order_by(mail_messages.c.id)
+        .limit(1)
+    )
+
+
+def _thread_by_message_ids(connection: Connection, mail: InboundMail) -> _Candidate | None:
+    """The item a reply answers: the most direct parent we know, an open item first."""
+    if not mail.answers:
+        return None
+    rows = connection.execute(
+        select(
+            item_message_ids.c.message_id,
+            work_items.c.id,
+            work_items.c.status,
+            work_items.c.payload,
+        )
+        .join(work_items, work_items.c.id == item_message_ids.c.item_id)
+        .where(
+            item_message_ids.c.message_id.in_(mail.answers),
+            _same_tenant(item_message_ids.c.tenant_id, mail.tenant_id),
+            work_items.c.channel == Channel.EMAIL.value,
+        )
+    ).all()
+    if not rows:
+        return None
+    rank = {message_id: index for index, message_id in enumerate(mail.answers)}
+    best = min(
+        rows,
+        key=lambda row: (rank[row.message_id], row.status not in OPEN_STATUSES, -row.id),
+    )
+    return _Candidate(best.id, best.status, best.payload or {})
+
+
+def _has_message(payload: Mapping[str, Any], key: str) -> bool:
+    return any(message.get("key") == key for message in payload.get("messages", []))
+
+
+def _remember_message_ids(connection: Connection, mail: InboundMail, item_id: int) -> None:
+    message_ids = [*([mail.message_id] if mail.message_id else []), *mail.answers]
+    rows = [
+        {"message_id": message_id, "item_id": item_id, "tenant_id": mail.tenant_id}
+        for message_id in dict.fromkeys(storable(message_ids))
+        if message_id
+    ]
+    if not rows:
+        return
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(
+        insert(item_message_ids).on_conflict_do_nothing(index_elements=["message_id", "item_id"]),
+        rows,
+    )
+
+
+def _without_text(mail: InboundMail) -> dict[str, Any]:
+    summary = dict(mail.summary)
+    summary.pop("text", None)
+    return summary
+
+
+__all__ = [
+    "InboundMail",
+    "IngestOutcome",
+    "IngestResult",
+    "MailDirectory",
+    "MailRecord",
+    "MailStore",
+    "PendingMail",
+    "peek_subject",
+]
