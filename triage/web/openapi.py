@@ -13,6 +13,25 @@ from aiohttp import web
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _ITEM = {"$ref": "#/components/schemas/Item"}
 _PRESENCE = {"$ref": "#/components/schemas/Presence"}
+_MAIL_LIST = {
+    "type": "object",
+    "properties": {
+        "messages": {"type": "array", "items": {"$ref": "#/components/schemas/StoredMail"}}
+    },
+}
+_PAGING = [
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "description": "a message id: list older messages (the next page)",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+]
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -24,7 +43,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "the request body is invalid",
         401: "no live bearer token",
         403: "not allowed for this secretary",
-        404: "no such item",
+        404: "no such item or message",
         409: "the item or secretary is not in a state that allows this",
     }
     return {str(code): _json(_ERROR, reasons[code]) for code in codes}
@@ -142,6 +161,58 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/mail/quarantine": {
+            "get": {
+                "operationId": "listQuarantinedMail",
+                "summary": "Messages whose ingest kept failing, newest first, with the error "
+                "(supervisors and admins).",
+                "parameters": _PAGING,
+                "responses": {
+                    "200": _json(_MAIL_LIST, "the quarantined messages"),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/mail/quarantine/{mail_id}/retry": {
+            "post": {
+                "operationId": "retryQuarantinedMail",
+                "summary": "Reset a quarantined message's attempts and ingest it again "
+                "(supervisors and admins).",
+                "parameters": [
+                    {
+                        "name": "mail_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1},
+                    }
+                ],
+                "responses": {
+                    "202": _json(
+                        {
+                            "allOf": [
+                                {"$ref": "#/components/schemas/StoredMail"},
+                                {"type": "object", "properties": {"job_id": {"type": "string"}}},
+                            ]
+                        },
+                        "stored again and enqueued",
+                    ),
+                    **_errors(401, 403, 404, 409),
+                },
+            }
+        },
+        "/mail/rejections": {
+            "get": {
+                "operationId": "listMailRejections",
+                "summary": "Messages recorded but not work, newest first: unparseable ones and "
+                "auto-replies, bounces, bulk and list mail, with the reason "
+                "(supervisors and admins).",
+                "parameters": _PAGING,
+                "responses": {
+                    "200": _json(_MAIL_LIST, "the messages"),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -177,6 +248,28 @@ DOCUMENT: dict[str, Any] = {
                     "created_at": {"type": "string", "format": "date-time"},
                     "claimed_at": {"type": ["string", "null"], "format": "date-time"},
                     "completed_at": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+            "StoredMail": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "mailbox": {"type": "string"},
+                    "uidvalidity": {"type": "integer"},
+                    "uid": {"type": "integer"},
+                    "status": {
+                        "enum": ["stored", "ingested", "duplicate", "rejected", "quarantined"]
+                    },
+                    "attempts": {"type": "integer"},
+                    "error": {"type": ["string", "null"]},
+                    "message_id": {"type": ["string", "null"]},
+                    "size": {"type": "integer"},
+                    "fetched_at": {"type": "string", "format": "date-time"},
+                    "subject": {"type": ["string", "null"]},
+                    "from": {"type": ["string", "null"]},
+                    "kind": {"enum": ["rejected", "auto_reply", "bounce", "bulk", "list", None]},
+                    "reason": {"type": ["string", "null"]},
+                    "item_id": {"type": ["integer", "null"]},
                 },
             },
             "Presence": {
