@@ -21,7 +21,7 @@ from triage.store.calls import CallStore
 from triage.store.db import make_engine
 from triage.store.presence import Presence
 from triage.store.repository import Repository
-from triage.web import api, openapi, presence_api
+from triage.web import api, mail_api, openapi, presence_api
 from triage.web.directory_cache import DirectoryCache
 from triage.web.spool import Spool
 from triage.web.state import (
@@ -68,6 +68,7 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     voice.add_routes(app)
     api.add_routes(app)
     presence_api.add_routes(app)
+    mail_api.add_routes(app)
     openapi.add_routes(app)
     return app
 
