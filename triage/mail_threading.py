@@ -61,7 +61,8 @@ def content_digest(raw: bytes) -> str:
     head, body = (parts[0], parts[1]) if len(parts) == 2 else (raw, b"")
     fields: list[bytes] = []
     for name, value in _unfolded_fields(head):
-        if name in ORIGIN_FIELDS:
+        # A line that is no header field at all (a message without headers) counts whole.
+        if name in ORIGIN_FIELDS or not name:
             fields.append(name + b":" + _WHITESPACE.sub(b" ", value).strip())
     digest = hashlib.sha256()
     for field in sorted(fields):
@@ -88,6 +89,8 @@ def _field(line: bytes) -> Iterable[tuple[bytes, bytes]]:
     match = _FIELD.match(line)
     if match:
         yield match.group(1).lower(), match.group(2)
+    elif line.strip():
+        yield b"", line
 
 
 def dedupe_key(tenant_id: str | None, message_id: str | None, digest: str) -> str:
@@ -126,7 +129,8 @@ def thread_subject(subject: str, normalized: str, *, answers_something: bool) ->
     """
     if not normalized:
         return ""
-    looks_like_reply = answers_something or normalized.casefold() != subject.strip().casefold()
+    as_written = " ".join(subject.split()).casefold()
+    looks_like_reply = answers_something or normalized != as_written
     return normalized if looks_like_reply else ""
 
 

@@ -528,7 +528,7 @@ class MailStore:
         ).all()
         for row in rows:
             payload = row.payload or {}
-            if payload.get("mail", {}).get("thread_subject") != mail.thread_subject:
+            if payload.get("mail", {}).get("normalized_subject") != mail.thread_subject:
                 continue
             last = last_mail_at(payload.get("messages", []), row.updated_at)
             if within_thread_window(last, now, self.thread_window_days):

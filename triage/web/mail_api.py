@@ -86,7 +86,7 @@ async def retry_quarantined(request: web.Request) -> web.Response:
     except InvalidTransition as error:
         return error_response(409, "conflict", str(error))
     # Stored again before it is enqueued: if Redis fails here the row waits as `stored`,
-    # where the connector's sweep of waiting rows finds it.
+    # and the connector re-enqueues waiting rows when it starts.
     job_id = await asyncio.to_thread(request.app[DISPATCHER].ingest_mail, [mail_id], backfill=False)
     record = await asyncio.to_thread(store.record, mail_id)
     return web.json_response({**mail_json(record), "job_id": job_id}, status=202)
