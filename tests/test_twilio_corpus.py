@@ -102,3 +102,19 @@ async def test_plugin_webhook_sample_call_is_answered_with_valid_twiml(
     body = await response.text()
     assert body.startswith('<?xml version="1.0" encoding="UTF-8"?><Response>')
     assert "<Record" in body  # a number nobody owns: a message for the supervisors
+
+
+async def test_signature_is_checked_over_the_url_as_sent(aiohttp_client: Any) -> None:
+    """Twilio signs the URL undecoded: an escaped query must be checked as it came."""
+
+    async def ok(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application(middlewares=[twilio_signature_middleware("token", "https://m.example")])
+    app.router.add_post("/twilio/x", ok)
+    client = await aiohttp_client(app)
+    path = "/twilio/x?name=a%20b%2Bc"
+    params = {"CallSid": "CA1"}
+    signature = twilio_signature("token", "https://m.example" + path, params)
+    response = await client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status == 200

@@ -35,7 +35,7 @@ def twilio_signature_middleware(
         signature = request.headers.get(SIGNATURE_HEADER, "")
         params = await request.post() if request.method == "POST" else {}
         algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-        url = base + request.path_qs
+        url = base + request.raw_path  # as sent: Twilio signs the URL undecoded
         # One HMAC over the exact URL first; the library's validate() also tries the URL
         # with and without an explicit port (Twilio is not consistent there), at twice the cost.
         if not signature or not (
