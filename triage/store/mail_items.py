@@ -8,13 +8,14 @@ well as one that raises; after `max_attempts` it is quarantined for supervisors.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email.errors
 import email.header
 import email.parser
 import email.policy
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,11 +27,14 @@ from triage.constants import MAIL_MAX_ATTEMPTS, MAIL_THREAD_WINDOW_DAYS
 from triage.errors import InvalidTransition, NotFound
 from triage.mail_threading import last_mail_at, storable, within_thread_window
 from triage.models import Channel, ItemStatus, Priority
+from triage.routing import pool_for
 from triage.store.config_store import load_current_config
 from triage.store.repository import Repository, _add_event
-from triage.store.tables import item_message_ids, mail_messages, work_items
+from triage.store.tables import item_events, item_message_ids, mail_messages, work_items
 
 ACTOR = "imap:ingest"
+# Routing's actor, as on items of the other channels.
+ROUTE_ACTOR = "worker:ingest"
 OPEN_STATUSES = (ItemStatus.RECEIVED.value, ItemStatus.QUEUED.value, ItemStatus.CLAIMED.value)
 ORDINARY = "ordinary"
 # Kinds of mail recorded but never worked (triage.mail.MailKind minus ordinary).
@@ -97,8 +101,6 @@ class IngestOutcome(enum.StrEnum):
 class IngestResult:
     outcome: IngestOutcome
     item_id: int | None = None
-    # A new ordinary item, to be routed now.
-    route: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +125,11 @@ class MailRecord:
 
 
 class MailStore:
-    """Mail ingest's reads and writes over the repository's engine and clock."""
+    """Mail ingest's reads and writes over the repository's engine and clock.
+
+    Each method is one transaction. Inside `batch()` they share one connection, which
+    saves a batch of messages a pool checkout (and PostgreSQL's pre-ping) per statement.
+    """
 
     def __init__(
         self,
@@ -136,6 +142,29 @@ class MailStore:
         self.engine = repository.engine
         self.max_attempts = max_attempts
         self.thread_window_days = thread_window_days
+        self._connection: Connection | None = None
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[MailStore]:
+        """This store's methods on one connection until the block ends."""
+        if self._connection is not None:
+            yield self
+            return
+        with self.engine.connect() as connection:
+            self._connection = connection
+            try:
+                yield self
+            finally:
+                self._connection = None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        if self._connection is None:
+            with self.engine.begin() as connection:
+                yield connection
+        else:
+            with self._connection.begin():
+                yield self._connection
 
     # -- for the job ---------------------------------------------------------------
 
@@ -160,7 +189,7 @@ class MailStore:
         """
         if not mail_ids:
             return []
-        with self.engine.connect() as connection:
+        with self._transaction() as connection:
             return list(
                 connection.scalars(
                     select(mail_messages.c.id)
@@ -178,49 +207,60 @@ class MailStore:
         None when the row is no longer `stored`, or when `max_attempts` tries began and none
         finished: the message is quarantined then (it stopped the worker each time).
         """
-        with self.engine.begin() as connection:
+        with self._transaction() as connection:
+            if connection.dialect.name == "postgresql":
+                # The count only has to outlive the worker, not the database server: no
+                # need to wait for the WAL flush.
+                connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             row = connection.execute(
-                _locked(
-                    select(
-                        mail_messages.c.id,
-                        mail_messages.c.mailbox,
-                        mail_messages.c.uid,
-                        mail_messages.c.attempts,
-                        mail_messages.c.error,
-                        mail_messages.c.raw,
-                        mail_messages.c.size,
-                    ).where(mail_messages.c.id == mail_id, mail_messages.c.status == "stored"),
-                    connection,
+                update(mail_messages)
+                .where(
+                    mail_messages.c.id == mail_id,
+                    mail_messages.c.status == "stored",
+                    mail_messages.c.attempts < self.max_attempts,
+                )
+                .values(attempts=mail_messages.c.attempts + 1)
+                .returning(
+                    mail_messages.c.mailbox,
+                    mail_messages.c.uid,
+                    mail_messages.c.raw,
+                    mail_messages.c.size,
+                    mail_messages.c.attempts,
                 )
             ).one_or_none()
-            if row is None:
-                return None
-            if row.attempts >= self.max_attempts:
-                last = row.error or "the worker stopped while processing it (crash or timeout)"
+            if row is not None:
+                return PendingMail(
+                    id=mail_id,
+                    mailbox=row.mailbox,
+                    uid=row.uid,
+                    raw=bytes(row.raw),
+                    size=row.size,
+                    attempts=row.attempts,
+                )
+            # Not stored any more, or out of tries that never finished.
+            exhausted = connection.execute(
+                select(mail_messages.c.attempts, mail_messages.c.error).where(
+                    mail_messages.c.id == mail_id, mail_messages.c.status == "stored"
+                )
+            ).one_or_none()
+            if exhausted is not None:
+                last = (
+                    exhausted.error or "the worker stopped while processing it (crash or timeout)"
+                )
                 _set_mail(
                     connection,
                     mail_id,
                     status="quarantined",
-                    error=_clip_error(f"gave up after {row.attempts} attempts: {last}"),
+                    error=_clip_error(f"gave up after {exhausted.attempts} attempts: {last}"),
                 )
-                return None
-            attempts = row.attempts + 1
-            _set_mail(connection, mail_id, attempts=attempts)
-        return PendingMail(
-            id=row.id,
-            mailbox=row.mailbox,
-            uid=row.uid,
-            raw=bytes(row.raw),
-            size=row.size,
-            attempts=attempts,
-        )
+            return None
 
     def record_failure(self, mail_id: int, error: str) -> bool:
         """Record why a try failed; quarantine the message once it has had `max_attempts`.
 
         Returns whether it is quarantined now.
         """
-        with self.engine.begin() as connection:
+        with self._transaction() as connection:
             attempts = connection.scalar(
                 _locked(
                     select(mail_messages.c.attempts).where(
@@ -242,7 +282,7 @@ class MailStore:
 
     def reject(self, mail_id: int, reason: str, *, tenant_id: str | None = None) -> bool:
         """Mark a message that cannot become an item (unparseable), with the reason."""
-        with self.engine.begin() as connection:
+        with self._transaction() as connection:
             result = connection.execute(
                 update(mail_messages)
                 .where(mail_messages.c.id == mail_id, mail_messages.c.status == "stored")
@@ -262,7 +302,7 @@ class MailStore:
         """
         now = self.repository.clock()
         mail = dataclasses.replace(mail, summary={**mail.summary, "received_at": now.isoformat()})
-        with self.engine.begin() as connection:
+        with self._transaction() as connection:
             row = connection.execute(
                 _locked(
                     select(mail_messages.c.raw_sha256).where(
@@ -298,7 +338,7 @@ class MailStore:
             item_id = self._create(connection, mail, now, previous_item=previous_item)
             if item_id is None:
                 return self._duplicate(connection, mail, _existing_key(connection, mail.key))
-            return IngestResult(IngestOutcome.CREATED, item_id, route=True)
+            return IngestResult(IngestOutcome.CREATED, item_id)
 
     # -- for supervisors -----------------------------------------------------------
 
@@ -367,7 +407,7 @@ class MailStore:
 
         NotFound for an unknown id; InvalidTransition when it is not quarantined.
         """
-        with self.engine.begin() as connection:
+        with self._transaction() as connection:
             status = connection.scalar(
                 _locked(
                     select(mail_messages.c.status).where(mail_messages.c.id == mail_id),
@@ -411,7 +451,13 @@ class MailStore:
         *,
         previous_item: int | None,
     ) -> int | None:
-        """Insert the item with its events and Message-IDs; None when the key exists already."""
+        """Insert the item with its events and Message-IDs; None when the key exists already.
+
+        Ordinary mail is routed in the same transaction (`pool_for`, as `ingest_item` does
+        for other channels): stored, deduplicated and queued commit together, so no mail
+        item is ever left `received`. Other kinds are recorded completed, never queued and
+        never answered (a bounce of mail Monshi sent will find its item once Monshi sends).
+        """
         ordinary = mail.kind == ORDINARY
         # The first message's text is the item's body; replies keep theirs in the list.
         payload: dict[str, Any] = {"mail": dict(mail.mail), "messages": [_without_text(mail)]}
@@ -421,8 +467,6 @@ class MailStore:
             "tenant_id": mail.tenant_id,
             "channel": Channel.EMAIL.value,
             "external_id": mail.key,
-            "status": ItemStatus.RECEIVED.value if ordinary else ItemStatus.COMPLETED.value,
-            "priority_rank": (Priority.NORMAL if ordinary else Priority.LOW).rank,
             "language": None,
             "sender": mail.sender[:MAX_ADDRESS],
             "recipient": mail.recipient[:MAX_ADDRESS],
@@ -432,8 +476,21 @@ class MailStore:
             "created_at": now,
             "updated_at": now,
         }
-        if not ordinary:
-            values.update(outcome=mail.kind, completed_at=now)
+        pool = pool_for(mail.tenant_id)
+        if ordinary:
+            values.update(
+                status=ItemStatus.QUEUED.value,
+                priority_rank=Priority.NORMAL.rank,
+                pool=pool,
+                queued_at=now,
+            )
+        else:
+            values.update(
+                status=ItemStatus.COMPLETED.value,
+                priority_rank=Priority.LOW.rank,
+                outcome=mail.kind,
+                completed_at=now,
+            )
         insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
         item_id: int | None = connection.scalar(
             insert(work_items)
@@ -443,29 +500,33 @@ class MailStore:
         )
         if item_id is None:
             return None
-        _add_event(
-            connection,
-            item_id,
-            now,
-            ACTOR,
-            "received",
-            {"channel": Channel.EMAIL.value, "tenant": mail.tenant_id, "mail_id": mail.mail_id},
-        )
-        if previous_item is not None:
-            _add_event(connection, item_id, now, ACTOR, "follows", {"previous_item": previous_item})
-        if not ordinary:
-            # Recorded, never queued and never answered (a bounce of mail we sent will be
-            # matched to its item once Monshi sends mail).
-            _add_event(
-                connection,
-                item_id,
-                now,
+        events: list[tuple[str, str, dict[str, Any]]] = [
+            (
                 ACTOR,
-                "filtered",
-                storable({"kind": mail.kind, "reason": mail.kind_reason}),
+                "received",
+                {"channel": Channel.EMAIL.value, "tenant": mail.tenant_id, "mail_id": mail.mail_id},
             )
-        else:
+        ]
+        if previous_item is not None:
+            events.append((ACTOR, "follows", {"previous_item": previous_item}))
+        if ordinary:
+            events.append((ROUTE_ACTOR, "queued", {"pool": pool}))
             _remember_message_ids(connection, mail, item_id)
+        else:
+            events.append((ACTOR, "filtered", {"kind": mail.kind, "reason": mail.kind_reason}))
+        connection.execute(
+            item_events.insert(),
+            [
+                {
+                    "item_id": item_id,
+                    "at": now,
+                    "actor": actor,
+                    "kind": kind,
+                    "data": storable(data),
+                }
+                for actor, kind, data in events
+            ],
+        )
         _set_mail(
             connection,
             mail.mail_id,
