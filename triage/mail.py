@@ -319,20 +319,27 @@ def _first_with_rivals(matches: Sequence[tuple[str, str, str]]) -> TenantMatch:
 
 # Reply and forward prefixes in the languages the agency's mail arrives in, optionally
 # counted ("Re[2]:", "RE(3):") and ending in an ASCII or full-width colon.
-_PREFIX_WORDS = (
-    "re", "aw", "sv", "vs", "antw", "fw", "fwd", "wg", "tr", "rv", "enc", "r",
-    "پاسخ به", "پاسخ", "جواب", "ر", "رد", "ارسال مجدد", "باز ارسال", "بازارسال",
+_REPLY_WORDS = (
+    "re", "aw", "sv", "vs", "antw", "r", "رد", "ر", "پاسخ", "پاسخ به", "جواب",
+)  # fmt: skip
+_FORWARD_WORDS = (
+    "fw", "fwd", "wg", "tr", "rv", "enc", "ارسال مجدد", "باز ارسال", "بازارسال",
     "بازارسال شده", "هدایت", "هدایت شده", "اعادة توجيه", "إعادة توجيه", "تحويل",
 )  # fmt: skip
-_PREFIX = re.compile(
-    r"^\s*(?:"
-    + "|".join(
+
+
+def _prefix_pattern(words: Sequence[str]) -> re.Pattern[str]:
+    alternatives = "|".join(
         re.escape(word).replace(r"\ ", r"[\s\u200c]*")
-        for word in sorted(_PREFIX_WORDS, key=len, reverse=True)
+        for word in sorted(words, key=len, reverse=True)
     )
-    + r")\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]",
-    re.IGNORECASE,
-)
+    return re.compile(
+        rf"^\s*(?:{alternatives})\s*(?:\[\d+\]|\(\d+\)|\^\d+)?\s*[:：]", re.IGNORECASE
+    )
+
+
+_PREFIX = _prefix_pattern(_REPLY_WORDS + _FORWARD_WORDS)
+_REPLY_PREFIX = _prefix_pattern(_REPLY_WORDS)
 _LEADING_TAG = re.compile(r"^\s*(\[[^\[\]]{1,60}\])")
 _TRAILING_FWD = re.compile(r"\s*\((?:fwd|fw)\)\s*$", re.IGNORECASE)
 _ARABIC_TO_PERSIAN = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک"})
@@ -362,6 +369,18 @@ def normalize_subject(subject: str) -> str:
         break
     text = _TRAILING_FWD.sub("", text)
     return " ".join(f"{tag} {text}".split()).casefold()
+
+
+def is_reply_subject(subject: str) -> bool:
+    """True when the subject's first prefix is a reply's ("Re:", «پاسخ:»), not a forward's.
+
+    A reply quotes earlier mail, forwarded blocks included: those are not its original.
+    """
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", subject))
+    text = text.translate(_ARABIC_TO_PERSIAN)
+    if found := _LEADING_TAG.match(text):
+        text = text[found.end() :]
+    return _REPLY_PREFIX.match(text) is not None
 
 
 def canonical_message_id(value: str) -> str:
