@@ -327,7 +327,9 @@ class _Body:
                 for child in children:
                     self.walk(child, depth + 1, in_report)
         elif maintype == "multipart" or (
-            maintype == "text" and subtype in ("plain", "html") and not _is_attachment(part)
+            maintype == "text"
+            and subtype in ("plain", "html")
+            and not _is_attachment(part, body_found=bool(self.pieces))
         ):
             if maintype == "multipart":
                 self.defects.append(f"{ctype} without readable parts, read as text")
@@ -431,7 +433,7 @@ class _Body:
         """An oversized message: name its parts without decoding them (size estimated)."""
         for part in message.walk():
             ctype = _content_type(part, self.defects)
-            if part.is_multipart() or not _is_attachment(part):
+            if part.is_multipart() or not _is_attachment(part, body_found=True):
                 continue
             encoded = part.get_payload()
             size = len(encoded) if isinstance(encoded, str) else 0
@@ -509,13 +511,16 @@ def _charset(part: Message, defects: list[str]) -> str | None:
     return str(charset) if charset else None
 
 
-def _is_attachment(part: Message) -> bool:
+def _is_attachment(part: Message, body_found: bool) -> bool:
+    """A file rather than the letter: disposition attachment, or a named part, except that
+    a named inline text part is the letter when it comes first (msg.txt from some clients).
+    """
     try:
         disposition = part.get_content_disposition()
         has_name = part.get_filename() is not None
     except _MALFORMED:
         return False
-    return disposition == "attachment" or (has_name and disposition != "inline")
+    return disposition == "attachment" or (has_name and (body_found or disposition != "inline"))
 
 
 def _filename(part: Message, defects: list[str]) -> str | None:
