@@ -10,6 +10,8 @@ from email.utils import format_datetime
 
 import pytest
 
+from integrations.imap import parse as parse_module
+from integrations.imap.forwarded import jalali_to_gregorian, parse_lenient_date
 from integrations.imap.parse import Address, MailKind, ParsedMail, parse_message
 
 PERSIAN = "سلام، لطفاً براي فردا ساعت ده يک نوبت براي من بگذاريد. با تشکر، علي رضايي"
@@ -593,3 +595,52 @@ def test_database_unsafe_characters_are_removed() -> None:
 def test_a_message_date_is_formatted_back_equal() -> None:
     when = datetime(2024, 3, 4, 10, 15, tzinfo=TEHRAN)
     assert ok(raw_message(b"x", Date=format_datetime(when))).date == when
+
+
+def test_long_text_and_html_are_cut_with_a_defect(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse_module, "MAX_TEXT_CHARS", 50)
+    parsed = ok(raw_message(b"word " * 100))
+    assert parsed.text.startswith("word word") and len(parsed.text) < 100
+    assert "text cut at 50 characters of 500" in parsed.defects
+    monkeypatch.setattr(parse_module, "MAX_HTML_CHARS", 40)
+    html = b"<p>first paragraph</p>" + b"<p>later</p>" * 100
+    parsed = ok(raw_message(html, Content_Type="text/html"))
+    assert parsed.text.startswith("first paragraph") and parsed.text.count("later") < 3
+    assert any(defect.startswith("HTML cut at 40 characters") for defect in parsed.defects)
+
+
+@pytest.mark.parametrize(
+    ("jalali", "gregorian"),
+    [
+        ((1403, 1, 1), (2024, 3, 20)),
+        ((1402, 12, 14), (2024, 3, 4)),
+        ((1399, 10, 11), (2020, 12, 31)),
+        ((1403, 12, 30), (2025, 3, 20)),  # 1403 is a leap year
+        ((1404, 1, 1), (2025, 3, 21)),
+        ((1370, 6, 31), (1991, 9, 22)),
+    ],
+)
+def test_jalali_dates_convert(
+    jalali: tuple[int, int, int], gregorian: tuple[int, int, int]
+) -> None:
+    assert jalali_to_gregorian(*jalali) == gregorian
+
+
+@pytest.mark.parametrize(
+    ("printed", "expected"),
+    [
+        ("Mon, Mar 4, 2024 at 10:15 PM", datetime(2024, 3, 4, 22, 15, tzinfo=TEHRAN)),
+        ("Monday, March 4, 2024 12:05 AM", datetime(2024, 3, 4, 0, 5, tzinfo=TEHRAN)),
+        ("Tue, 12 Mar 2024 at 09:00 GMT+3:30", datetime(2024, 3, 12, 9, 0, tzinfo=TEHRAN)),
+        ("March 4, 2024 at 10:15:00 AM PST", datetime(2024, 3, 4, 18, 15, tzinfo=UTC)),
+        ("2024-03-04T10:15:00-05:00", datetime(2024, 3, 4, 15, 15, tzinfo=UTC)),
+        ("Sat, 2 Mar 2024 09:15:00 +0000", datetime(2024, 3, 2, 9, 15, tzinfo=UTC)),
+        ("دوشنبه ۴ مارس ۲۰۲۴ ساعت ۱۰:۱۵ ق.ظ.", datetime(2024, 3, 4, 10, 15, tzinfo=TEHRAN)),
+        ("۱۴ اسفند ۱۴۰۲، ساعت ۲۲:۱۵", datetime(2024, 3, 4, 22, 15, tzinfo=TEHRAN)),
+        ("۱۴۰۲/۱۲/۱۴ ۱۰:۱۵", datetime(2024, 3, 4, 10, 15, tzinfo=TEHRAN)),
+        ("sometime next week", None),
+        ("31 Feb 2024 10:00", None),
+    ],
+)
+def test_dates_as_mail_clients_print_them(printed: str, expected: datetime | None) -> None:
+    assert parse_lenient_date(printed, TEHRAN) == expected

@@ -10,6 +10,7 @@ from triage.mail import (
     TenantMatch,
     canonical_message_id,
     classify_automation,
+    is_reply_subject,
     normalize_subject,
     resolve_tenant,
 )
@@ -242,6 +243,24 @@ def test_header_names_may_come_in_any_case() -> None:
 )
 def test_normalize_subject(subject: str, expected: str) -> None:
     assert normalize_subject(subject) == expected
+
+
+@pytest.mark.parametrize(
+    ("subject", "reply"),
+    [
+        ("Re: invoice", True),
+        ("RE[2]: invoice", True),
+        ("AW: invoice", True),
+        ("پاسخ: نوبت", True),
+        ("[acme] Re: invoice", True),
+        ("Fwd: Re: invoice", False),  # forwarded first: a forward
+        ("باز ارسال: نوبت", False),
+        ("invoice", False),
+        ("Resume attached", False),
+    ],
+)
+def test_is_reply_subject(subject: str, reply: bool) -> None:
+    assert is_reply_subject(subject) is reply
 
 
 def test_different_ticket_tags_stay_different_threads() -> None:

@@ -53,6 +53,7 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 MAX_TEXT_CHARS = 1_000_000  # a work item is read by a person; the raw message keeps the rest
+MAX_HTML_CHARS = 2_000_000  # inscriptis takes about a second per megabyte of dense markup
 MAX_DEPTH = 12  # MIME nesting walked; deeper parts are counted as a defect
 MAX_PARTS = 1000
 # What a malformed header or part can make the stdlib raise; caught where it is read.
@@ -422,6 +423,10 @@ class _Body:
             self.charsets.append(label.lower() if label and not decoded.note else decoded.charset)
         text = decoded.text
         if source == "text/html":
+            if len(text) > MAX_HTML_CHARS:
+                # Conversion time grows with the markup; the raw message keeps the rest.
+                self.defects.append(f"HTML cut at {MAX_HTML_CHARS:,} characters of {len(text):,}")
+                text = text[:MAX_HTML_CHARS]
             text, note = html_to_text(text)
             if note:
                 self.defects.append(note)
