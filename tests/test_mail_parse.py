@@ -10,7 +10,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from integrations.imap import parse as parse_module
+from integrations.imap import mime as mime_module
 from integrations.imap.forwarded import jalali_to_gregorian, parse_lenient_date
 from integrations.imap.parse import Address, MailKind, ParsedMail, parse_message
 
@@ -598,11 +598,11 @@ def test_a_message_date_is_formatted_back_equal() -> None:
 
 
 def test_long_text_and_html_are_cut_with_a_defect(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse_module, "MAX_TEXT_CHARS", 50)
+    monkeypatch.setattr(mime_module, "MAX_TEXT_CHARS", 50)
     parsed = ok(raw_message(b"word " * 100))
     assert parsed.text.startswith("word word") and len(parsed.text) < 100
     assert "text cut at 50 characters of 500" in parsed.defects
-    monkeypatch.setattr(parse_module, "MAX_HTML_CHARS", 40)
+    monkeypatch.setattr(mime_module, "MAX_HTML_CHARS", 40)
     html = b"<p>first paragraph</p>" + b"<p>later</p>" * 100
     parsed = ok(raw_message(html, Content_Type="text/html"))
     assert parsed.text.startswith("first paragraph") and parsed.text.count("later") < 3
