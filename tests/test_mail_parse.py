@@ -137,6 +137,11 @@ def test_a_utf8_character_split_across_two_header_words_is_rejoined() -> None:
     assert parsed.subject == "نوبت"
 
 
+def test_space_between_encoded_words_is_dropped_even_across_charsets() -> None:
+    subject = f"{b64word('نوبت', 'utf-8')} {b64word('دندان', 'windows-1256')} ok"
+    assert ok(raw_message(b"x", Subject=subject)).subject == "نوبتدندان ok"
+
+
 def test_raw_8bit_windows_1256_headers_are_decoded() -> None:
     subject = "درخواست نوبت براي فردا".encode("cp1256").decode("ascii", "surrogateescape")
     name = "علي رضايي".encode("cp1256").decode("ascii", "surrogateescape")

@@ -292,20 +292,20 @@ def decode_header_value(value: str, notes: list[str] | None = None) -> str:
             pieces.append(decoded.text)
         pending, pending_charset = bytearray(), None
 
+    after_word = False
     for found in _ENCODED_WORD.finditer(value):
         between = value[position : found.start()]
         charset = found.group(1).lower()
-        if between.strip() or pending_charset not in (None, charset):
+        if not (after_word and not between.strip()):
             flush()
-            if between.strip():
+            if between:
                 pieces.append(_plain_segment(between, sink))
-            elif pieces:
-                pieces.append(between)
-        elif pending_charset is None and between:
-            pieces.append(_plain_segment(between, sink))
+        elif pending_charset != charset:
+            flush()  # whitespace between two encoded words is not text (RFC 2047 6.2)
         pending += _word_bytes(found.group(2), found.group(3))
         pending_charset = charset
         position = found.end()
+        after_word = True
     flush()
     pieces.append(_plain_segment(value[position:], sink))
     return " ".join("".join(pieces).split())
