@@ -125,7 +125,7 @@ def test_header_words_in_arabic_script_charsets() -> None:
     )
     parsed = ok(raw)
     assert parsed.subject == "نوبت دندانپزشکي 2"
-    assert parsed.sender == Address("سناه", "ali@example.com")
+    assert parsed.sender == Address("سلام", "ali@example.com")
     assert parsed.cc == (Address("مريم", "maryam@example.com"),)
     assert "windows-1256" in parsed.charsets
 

@@ -49,6 +49,8 @@ _CODEC_FOR_LABEL = {
     "utf8": "utf-8",
 }
 _SINGLE_BYTE_FAMILIES = ("cp125", "iso8859", "latin", "koi8", "mac", "cp874")
+# Labels old Persian setups put on windows-1256 text (Python's codec names).
+_WESTERN = frozenset({"cp1252", "iso8859-1", "iso8859-15", "cp1250", "iso8859-2"})
 _UTF8_BOM = b"\xef\xbb\xbf"
 _MAX_DETECT = 256 * 1024
 _MULTI_BYTE = ("utf-8", "cp932", "euc-jp", "gb18030", "big5", "cp949")
@@ -216,7 +218,7 @@ def decode_bytes(data: bytes, label: str | None) -> Decoded:
         else:
             if codec != "utf-8" and _is_single_byte(codec) and _has_multibyte_utf8(data):
                 return Decoded(data.decode("utf-8"), "utf-8", f"declared {label}, was utf-8")
-            if _is_single_byte(codec) and codec != "cp1256" and _latin_mojibake(text):
+            if codec in _WESTERN and _latin_mojibake(text):
                 try:
                     as_arabic = data.decode("cp1256")
                 except UnicodeDecodeError:
