@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from triage.mail import is_reply_subject, normalize_subject
+
 # work_items.external_id is 200 characters: tenant (64) + ":" + message id + ":" + 32.
 EXTERNAL_ID_MAX = 200
 DIGEST_CHARS = 32
@@ -120,18 +122,17 @@ def answered_ids(in_reply_to: Iterable[str], references: Sequence[str]) -> tuple
     return tuple(ordered[:MAX_ANSWERED_IDS])
 
 
-def thread_subject(subject: str, normalized: str, *, answers_something: bool) -> str:
-    """The subject the fallback rule compares, or "" when the mail does not look like a reply.
+def thread_subject(subject: str, *, answers_something: bool) -> str:
+    """The normalized subject the fallback rule compares, or "" when the mail is no reply.
 
-    A reply shows itself by a prefix the normalization removed ("Re:", "AW:", "پاسخ:") or by
-    In-Reply-To/References that named no item we know. Without either, two mails that merely
-    share a subject ("Invoice") stay two items.
+    A reply shows itself by a reply prefix ("Re:", "AW:", «پاسخ:») or by In-Reply-To or
+    References that named no item we know. Without either, two mails that merely share a
+    subject ("Invoice") stay two items; a forward ("Fwd:") starts a conversation.
     """
-    if not normalized:
+    normalized = normalize_subject(subject)
+    if not normalized or not (answers_something or is_reply_subject(subject)):
         return ""
-    as_written = " ".join(subject.split()).casefold()
-    looks_like_reply = answers_something or normalized != as_written
-    return normalized if looks_like_reply else ""
+    return normalized
 
 
 def within_thread_window(last_mail_at: datetime, now: datetime, window_days: int) -> bool:
