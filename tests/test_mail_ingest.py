@@ -6,6 +6,7 @@ Rows are written with the connector's own MailboxStore, so no IMAP server is nee
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import itertools
 import time
@@ -198,6 +199,59 @@ def test_mail_for_no_client_is_an_unmatched_item_for_supervisors(
     assert repo.claim_next_item("sara") is None
     claimed = repo.claim_next_item("maryam")
     assert claimed is not None and claimed.id == item.id
+
+
+def test_manual_forward_shows_the_original_sender_and_subject(
+    repo: Repository, worker: Any
+) -> None:
+    body = (
+        "Please call her back today.\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Leila Karimi <leila@customer.example>\n"
+        "Date: Sun, 1 Nov 2026 at 18:20\n"
+        "Subject: Broken crown, need an appointment\n"
+        "To: <info@acmedental.example>\n\n"
+        "Hello, my crown broke. Can I come in tomorrow?\n"
+    )
+    raw = message(
+        to="inbox+acme-dental@agency.example",
+        sender="Dr. Acme <owner@acmedental.example>",
+        subject="Fwd: Broken crown, need an appointment",
+        body=body,
+    )
+    (mail_row,) = ingest(repo, raw)
+    item = repo.get_item(mail_row.item_id)
+    assert (item.tenant_id, item.sender) == ("acme-dental", CUSTOMER)
+    assert item.subject == "Broken crown, need an appointment"
+    original = item.payload["mail"]["original"]
+    assert original["from"]["address"] == CUSTOMER
+    assert original["forwarded_by"]["address"] == "owner@acmedental.example"
+    assert item.payload["mail"]["from"]["address"] == "owner@acmedental.example"
+    assert "my crown broke" in item.body
+
+
+def test_persian_mail_in_windows_1256_reads_right(repo: Repository, worker: Any) -> None:
+    # windows-1256 has no Persian yeh: Persian written in it uses the Arabic one (ي).
+    text = "سلام، لطفا نوبت فردای من را لغو کنید.".replace("ی", "ي")
+    raw = (
+        b"From: =?windows-1256?b?"
+        + _b64("مريم".encode("cp1256"))
+        + b"?= <maryam@customer.example>\r\n"
+        b"To: " + PARS.encode() + b"\r\n"
+        b"Subject: =?windows-1256?b?" + _b64("لغو نوبت".encode("cp1256")) + b"?=\r\n"
+        b"Message-ID: <fa1@customer.example>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=windows-1256\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n" + text.encode("cp1256") + b"\r\n"
+    )
+    (mail_row,) = ingest(repo, raw)
+    item = repo.get_item(mail_row.item_id)
+    assert (item.tenant_id, item.subject, item.body.strip()) == ("pars-clinic", "لغو نوبت", text)
+    assert "windows-1256" in item.payload["mail"]["charsets"]
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.b64encode(data)
 
 
 def test_one_message_to_two_addresses_of_a_tenant_is_one_item(
