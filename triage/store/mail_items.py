@@ -280,13 +280,13 @@ class MailStore:
             )
         return quarantined
 
-    def reject(self, mail_id: int, reason: str, *, tenant_id: str | None = None) -> bool:
+    def reject(self, mail_id: int, reason: str) -> bool:
         """Mark a message that cannot become an item (unparseable), with the reason."""
         with self._transaction() as connection:
             result = connection.execute(
                 update(mail_messages)
                 .where(mail_messages.c.id == mail_id, mail_messages.c.status == "stored")
-                .values(status="rejected", error=_clip_error(reason), tenant_id=tenant_id)
+                .values(status="rejected", error=_clip_error(reason))
             )
         return bool(result.rowcount == 1)
 
