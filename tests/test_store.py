@@ -162,3 +162,33 @@ def test_items_never_routed_are_enqueued_again(seeded: Repository, redis_url: st
     queued = Dispatcher(connection).queues["monshi-default"].get_job_ids()
     assert queued == [f"ingest-{stale}"]
     connection.close()
+
+
+def test_mail_stored_but_never_ingested_is_enqueued_again(
+    seeded: Repository, redis_url: str
+) -> None:
+    """A mail whose ingest job was lost (or gave up on it) is swept up when a worker starts."""
+    from triage.store.tables import mail_messages
+
+    now = seeded.clock()
+    rows = [
+        {"uid": 1, "fetched_at": now - timedelta(minutes=10), "status": "stored"},
+        {"uid": 2, "fetched_at": now - timedelta(minutes=10), "status": "ingested"},
+        {"uid": 3, "fetched_at": now, "status": "stored"},  # its job may still be on its way
+    ]
+    with seeded.engine.begin() as connection:
+        for row in rows:
+            connection.execute(
+                mail_messages.insert().values(
+                    mailbox="INBOX", uidvalidity=7, raw_sha256="0" * 64, size=3, raw=b"x\r\n",
+                    attempts=0, **row,
+                )
+            )  # fmt: skip
+        stale_id = connection.scalar(text("SELECT id FROM mail_messages WHERE uid = 1"))
+    connection_redis = redis.Redis.from_url(redis_url)
+    ctx = context.WorkerContext(seeded, connection_redis, Dispatcher(connection_redis))
+    assert requeue_stale_items(ctx) == 1
+    # A backfill: on the bulk queue, which workers drain after live traffic.
+    jobs = Dispatcher(connection_redis).queues["monshi-bulk"].get_jobs()
+    assert [job.args for job in jobs] == [([stale_id],)]
+    connection_redis.close()

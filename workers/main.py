@@ -11,6 +11,7 @@ from rq import Queue, SimpleWorker
 from triage.constants import WORKER_QUEUES
 from triage.settings import Settings
 from triage.store.db import make_engine
+from triage.store.mail_items import MailStore
 from triage.store.repository import Repository
 from workers import context
 from workers.call_persister import PersisterThread
@@ -41,15 +42,24 @@ def build_context(settings: Settings) -> context.WorkerContext:
     )
 
 
+# Stored mail handed to one ingest job at most this many at a time.
+MAIL_SWEEP_BATCH = 200
+
+
 def requeue_stale_items(ctx: context.WorkerContext) -> int:
-    """Enqueue ingest again for items stored but never routed; returns how many."""
+    """Enqueue ingest again for items and mail stored but never handled; returns how many."""
     cutoff = ctx.repository.clock() - STALE_RECEIVED_AFTER
     item_ids = ctx.repository.received_item_ids(older_than=cutoff)
     for item_id in item_ids:
         ctx.dispatcher.ingest(item_id)
     if item_ids:
         log.warning("re-enqueued ingest of %d item(s) stored but never routed", len(item_ids))
-    return len(item_ids)
+    mail_ids = MailStore(ctx.repository).stale_stored_ids(fetched_before=cutoff)
+    for start in range(0, len(mail_ids), MAIL_SWEEP_BATCH):
+        ctx.dispatcher.ingest_mail(mail_ids[start : start + MAIL_SWEEP_BATCH], backfill=True)
+    if mail_ids:
+        log.warning("re-enqueued ingest of %d stored mail message(s)", len(mail_ids))
+    return len(item_ids) + len(mail_ids)
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> bool:

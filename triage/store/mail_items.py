@@ -181,6 +181,22 @@ class MailStore:
             tenant_ids=frozenset(tenant.id for tenant in config.tenants),
         )
 
+    def stale_stored_ids(self, fetched_before: datetime, limit: int = 10_000) -> list[int]:
+        """Messages stored before `fetched_before` and still waiting: their job was lost
+        (Redis lost it, or RQ gave up after the worker died on it every time)."""
+        with self._transaction() as connection:
+            return list(
+                connection.scalars(
+                    select(mail_messages.c.id)
+                    .where(
+                        mail_messages.c.status == "stored",
+                        mail_messages.c.fetched_at < fetched_before,
+                    )
+                    .order_by(mail_messages.c.id)
+                    .limit(limit)
+                )
+            )
+
     def pending_ids(self, mail_ids: Sequence[int]) -> list[int]:
         """Those of `mail_ids` still waiting (`stored`): never tried first, then by id.
 
