@@ -324,13 +324,16 @@ def embedded_redis(redis_dir: Path) -> ChildSpec:
 def app_children(env: Mapping[str, str], host: str, port: int) -> list[ChildSpec]:
     """The Monshi processes `monshi run` supervises, all sharing one environment.
 
-    The IMAP connector joins this list (`monshi imap`) once it exists.
+    The IMAP connector (`monshi imap`) joins them when a mailbox is configured.
     """
     monshi = (sys.executable, "-m", "triage")
-    return [
+    children = [
         ChildSpec(name="web", argv=(*monshi, "web", "--host", host, "--port", str(port)), env=env),
         ChildSpec(name="worker", argv=(*monshi, "worker"), env=env),
     ]
+    if env.get("IMAP_URL", "").strip() or env.get("IMAP_HOST", "").strip():
+        children.append(ChildSpec(name="imap", argv=(*monshi, "imap"), env=env))
+    return children
 
 
 def print_banner(

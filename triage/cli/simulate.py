@@ -1,7 +1,8 @@
-"""`monshi simulate ...`: send a running instance the signed requests Twilio would send.
+"""`monshi simulate ...`: send a running instance what Twilio or a mail server would send.
 
 `simulate sms` posts one webhook (`post_twilio_webhook`); `simulate call` plays a whole
-call with `integrations.twilio.call_simulator` over an aiohttp session. Both sign for
+call with `integrations.twilio.call_simulator` over an aiohttp session; `simulate email`
+APPENDs a message to the configured mailbox over IMAP. The Twilio ones sign for
 the URL the server believes it is reached at: MONSHI_PUBLIC_URL when set (as behind a
 proxy), else the --url given; both read the auth token as `webhook_credentials` says.
 """
@@ -9,6 +10,7 @@ proxy), else the --url given; both read the auth token as `webhook_credentials` 
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import os
 import re
 import urllib.error
@@ -370,3 +372,51 @@ def _report(response: WebhookResponse, sid: str) -> None:
             err=True,
         )
     raise click.exceptions.Exit(1)
+
+
+@simulate.command("email")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--to",
+    "to",
+    help="Deliver it as addressed to this (e.g. inbox+acme-dental@...): adds a Delivered-To "
+    "header, and a To header when the message has none.",
+)
+@click.option("--replace-to", is_flag=True, help="Also replace the message's To header with --to.")
+def simulate_email(path: Path, to: str | None, replace_to: bool) -> None:
+    """APPEND the message in PATH (.eml) to the mailbox IMAP_URL names, over real IMAP.
+
+    Prints the UID the server gave it. The connector (`monshi imap`) picks it up as it
+    would any delivered mail.
+    """
+    from integrations.imap.append import address_message, append_message
+    from triage.errors import SettingsError
+    from triage.settings import ImapSettings
+
+    try:
+        settings = ImapSettings.from_env(os.environ)
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from error
+    if settings is None:
+        raise click.ClickException(
+            "no mailbox configured: set IMAP_URL (or IMAP_HOST, IMAP_USER and IMAP_PASSWORD)"
+        )
+    if replace_to and not to:
+        raise click.BadParameter("needs --to", param_hint="--replace-to")
+    raw = path.read_bytes()
+    if to:
+        try:
+            raw = address_message(raw, to, replace_to=replace_to)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--to") from error
+    try:
+        appended = append_message(settings, raw)
+    except (OSError, imaplib.IMAP4.error) as error:
+        raise click.ClickException(
+            f"cannot append to {settings.host}:{settings.port}/{settings.mailbox}: {error}"
+        ) from error
+    if appended is None:
+        click.echo(f"appended to {settings.mailbox} (the server did not report the UID)")
+    else:
+        uidvalidity, uid = appended
+        click.echo(f"appended to {settings.mailbox}: UID {uid} (UIDVALIDITY {uidvalidity})")
