@@ -584,6 +584,21 @@ def test_tls_and_starttls_log_in_and_fetch(
     assert count(reader) == 1
 
 
+def test_an_oauth2_token_logs_in_with_xoauth2(
+    dovecot: DovecotServer, store: MailboxStore, redis_client: redis.Redis, reader: Engine
+) -> None:
+    dovecot.append(message(1))
+    token = dovecot.settings().password  # this Dovecot checks an XOAUTH2 token as a password
+    connector = connector_for(dovecot, store, redis_client, password="", oauth2_token=token)
+    client = connector.connect_client(connector.settings)
+    try:
+        connector.sync(client)
+    finally:
+        client.logout()
+    assert count(reader) == 1
+    assert "method=XOAUTH2" in dovecot.log()
+
+
 def test_starttls_is_never_skipped_when_the_server_does_not_offer_it(
     dovecot: DovecotServer, store: MailboxStore, redis_client: redis.Redis
 ) -> None:
