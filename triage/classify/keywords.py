@@ -10,9 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Arabic code points that Persian text often arrives with, and the Persian ones they stand for.
-_LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا"})
-_ZWNJ_AND_MARKS = re.compile("[\u200c\u200d\u064b-\u065f\u0670]")
+from triage.classify.normalize import normalize
 
 KEYWORDS: Mapping[str, tuple[str, ...]] = {
     "scheduling": (
@@ -54,12 +52,6 @@ KEYWORDS: Mapping[str, tuple[str, ...]] = {
 class KeywordMatch:
     category: str
     keyword: str
-
-
-def normalize(text: str) -> str:
-    """Lowercase, Persian letters for their Arabic look-alikes, no ZWNJ or diacritics."""
-    text = _ZWNJ_AND_MARKS.sub("", text.translate(_LETTERS)).lower()
-    return " ".join(text.split())
 
 
 def _pattern(keyword: str) -> re.Pattern[str]:
