@@ -19,24 +19,14 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from triage.classify.normalize import to_ascii_digits
 from triage.classify.when import find_dates
 
 EntityKind = Literal["phone", "datetime", "date", "time", "money", "email", "reference"]
 
-# One code point for one code point: spans found in the copy hold in the original.
-_SAME_LENGTH = str.maketrans(
-    {
-        **{chr(0x06F0 + i): str(i) for i in range(10)},  # Persian digits
-        **{chr(0x0660 + i): str(i) for i in range(10)},  # Arabic-Indic digits
-        "ي": "ی",
-        "ى": "ی",
-        "ك": "ک",
-        "ة": "ه",
-        "ۀ": "ه",
-        "أ": "ا",
-        "إ": "ا",
-    }
-)
+# Arabic letter forms as Persian, one code point for one: spans in the copy hold in the
+# original (normalize() cannot be used for matching here, it deletes and folds).
+_LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا"})
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -140,11 +130,6 @@ class Entity:
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def to_ascii_digits_same_length(text: str) -> str:
-    """Persian and Arabic-Indic digits as ASCII, Arabic letters as Persian; length unchanged."""
-    return text.translate(_SAME_LENGTH)
-
-
 def extract_entities(
     text: str, *, now: datetime, timezone: str, default_region: str = "IR"
 ) -> list[Entity]:
@@ -158,7 +143,8 @@ def extract_entities(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     local_now = now.astimezone(ZoneInfo(timezone))
-    plain = to_ascii_digits_same_length(text)
+    plain = to_ascii_digits(text).translate(_LETTERS)
+    assert len(plain) == len(text)
     found: dict[str, list[Entity]] = {
         "email": list(_emails(text, plain)),
         "reference": list(_references(text, plain)),
