@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from datetime import datetime
@@ -322,3 +323,26 @@ def test_the_result_depends_on_now_only() -> None:
         "2027-01-06T15:00:00+03:30",
         "2027-03-30",
     ]
+
+
+def test_on_before_a_weekday_is_not_part_of_the_span() -> None:
+    assert found(en("see you on Friday")) == [("date", "Friday", "2026-11-27")]
+    assert found(en("this Friday")) == [("date", "this Friday", "2026-11-27")]
+
+
+def test_afternoon_without_an_hour_is_no_time() -> None:
+    assert fa("بعد از ظهر میام") == []
+    assert fa("بعدازظهر میام") == []
+    assert found(fa("فردا ظهر")) == [("datetime", "فردا ظهر", "2026-11-26T12:00:00+03:30")]
+
+
+def test_entities_serialize_to_plain_json() -> None:
+    (entity,) = fa("تا ساعت ۵ امروز")
+    assert json.loads(json.dumps(entity.to_json())) == {
+        "kind": "datetime",
+        "text": "تا ساعت ۵ امروز",
+        "start": 0,
+        "end": 15,
+        "value": "2026-11-25T17:00:00+03:30",
+        "extra": {"deadline": "true", "meridiem": "assumed", "relative": "true"},
+    }

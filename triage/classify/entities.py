@@ -129,6 +129,17 @@ class Entity:
     value: str
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
+    def to_json(self) -> dict[str, object]:
+        """The entity as plain JSON values (for `monshi classify` and the stored item)."""
+        return {
+            "kind": self.kind,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "value": self.value,
+            "extra": dict(self.extra),
+        }
+
 
 def extract_entities(
     text: str, *, now: datetime, timezone: str, default_region: str = "IR"

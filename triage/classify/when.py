@@ -31,7 +31,7 @@ _EN_DATE = re.compile(
     r"\b(?:"
     r"(?:the\s+)?day\s+after\s+tomorrow|today|tonight|tomorrow|yesterday"
     r"|next\s+(?:week|month)"
-    rf"|(?:(?:next|this|coming|on)\s+)?{_EN_WEEKDAYS}"
+    rf"|(?:(?:next|this|coming)\s+)?{_EN_WEEKDAYS}"
     rf"|{_EN_MONTHS}\.?\s+\d{{1,2}}{_ORDINAL}(?:,?\s+\d{{4}})?"
     rf"|\d{{1,2}}{_ORDINAL}\s+(?:of\s+)?{_EN_MONTHS}(?:,?\s+\d{{4}})?"
     r")\b",
@@ -132,7 +132,8 @@ _FA_TIME = re.compile(
     rf"(?:{_GAP}و{_GAP}(?:(?P<half>نیم)|(?P<quarter>ربع)|(?P<dm>\d{{1,2}}){_GAP}دقیقه))?"
     rf"(?:{_GAP}(?P<p>{_FA_PERIODS}))?{_RIGHT}"
 )
-_FA_NOON = re.compile(rf"{_LEFT}ظهر{_RIGHT}")
+# «ظهر» alone is noon; in «بعد از ظهر» without an hour it is only a part of the day.
+_FA_NOON = re.compile(rf"{_LEFT}(?<!از )(?<!از\u200c)(?<!بعداز)ظهر{_RIGHT}")
 _DEADLINE_BEFORE = re.compile(
     r"(?:\b(?:before|by|until|till|due(?:\s+by)?|no\s+later\s+than)"
     rf"|{_LEFT}(?:تا|قبل{_GAP}از|پیش{_GAP}از|حداکثر{_GAP}تا|نهایتا[ًا]?{_GAP}تا))[\s\u200c]+$",
@@ -395,7 +396,7 @@ def _english_dates(text: str, local_now: datetime) -> Iterator[_Token]:
         "PREFER_DATES_FROM": "future",
     }
     for match in _EN_DATE.finditer(text):
-        phrase = re.sub(r"^(?:this|coming|on)\s+", "", match.group(), flags=re.IGNORECASE)
+        phrase = re.sub(r"^(?:this|coming)\s+", "", match.group(), flags=re.IGNORECASE)
         parsed = dateparser.parse(phrase, languages=["en"], settings=settings)
         if parsed is None:
             continue
