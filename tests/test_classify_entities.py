@@ -132,6 +132,12 @@ def test_persian_dates_and_times(text: str, expected: tuple[str, str, str], dead
             "false",
         ),
         ("next Tuesday", ("date", "next Tuesday", "2026-12-01"), "false"),
+        (
+            "the day after tomorrow at 9am",
+            ("datetime", "the day after tomorrow at 9am", "2026-11-27T09:00:00-05:00"),
+            "false",
+        ),
+        ("Tonight?", ("date", "Tonight", "2026-11-25"), "false"),
         ("see you on March 5", ("date", "March 5", "2027-03-05"), "false"),
         ("5 March 2027", ("date", "5 March 2027", "2027-03-05"), "false"),
         ("it's on 5/3", ("date", "5/3", "2027-05-03"), "false"),

@@ -387,6 +387,16 @@ def _next_day_month(today: date, month: int, day_of_month: int) -> date:
     return candidate if candidate >= today else date(today.year + 1, month, day_of_month)
 
 
+_EN_DAY_OFFSETS = {
+    "today": 0,
+    "tonight": 0,
+    "tomorrow": 1,
+    "yesterday": -1,
+    "day after tomorrow": 2,
+    "the day after tomorrow": 2,
+}
+
+
 def _english_dates(text: str, local_now: datetime) -> Iterator[_Token]:
     base = local_now.replace(tzinfo=None)
     settings = {
@@ -397,6 +407,15 @@ def _english_dates(text: str, local_now: datetime) -> Iterator[_Token]:
     }
     for match in _EN_DATE.finditer(text):
         phrase = re.sub(r"^(?:this|coming)\s+", "", match.group(), flags=re.IGNORECASE)
+        offset = _EN_DAY_OFFSETS.get(re.sub(r"\s+", " ", phrase.lower()))
+        if offset is not None:  # the commonest words, without dateparser's milliseconds
+            yield _Token(
+                match.start(),
+                match.end(),
+                day=base.date() + timedelta(days=offset),
+                extra={"relative": "true"},
+            )
+            continue
         parsed = dateparser.parse(phrase, languages=["en"], settings=settings)
         if parsed is None:
             continue
