@@ -28,7 +28,11 @@ CASES = [
     ("fa", "ممنون", False),
     ("fa", "قیمت چنده؟", False),
     ("fa", "احتراماً به استحضار می‌رساند که مدارک مورد نیاز پیوست شده است.", False),
+    ("fa", "كجايي؟", False),  # Arabic keyboard, no Arabic word: still Persian
+    ("fa", "ان شاء الله فردا میام خدمتتون", False),
+    ("fa", "فاکتور INV-2041 پرداخت شد", False),  # a code is no English
     # Persian with English words
+    ("fa", "برنامه google chrome رو نصب کن", True),
     ("fa", "سلام، invoice رو بفرستید لطفا", True),
     ("fa", "جلسه‌ی meeting فردا با client ساعت ۱۰ هست", True),
     ("fa", "لطفا پسورد اکانت Instagram رو برام بفرستید: https://instagram.com/acme", True),
@@ -50,16 +54,23 @@ CASES = [
     ("en", "Can I reschedule to Friday?", False),
     ("en", "STOP", False),
     ("en", "Please send the فاکتور by tomorrow", True),
+    ("en", "Café meeting moved to 5, José will call you", False),
+    ("en", "ok", False),
     # Arabic
     ("ar", "السلام عليكم، أريد حجز موعد مع الطبيب في الأسبوع القادم من فضلك", False),
     ("ar", "هل يمكن إرسال الفاتورة إلى البريد الإلكتروني؟ شكرا", False),
     ("ar", "مرحبا، هذه رسالة من الشركة بخصوص الطلب رقم ١٢٣", False),
     ("ar", "أنا في الطريق، سأصل بعد عشر دقائق", False),
+    ("ar", "كيفك؟ شو أخبارك", False),
     # Other Latin-script languages, other scripts
     ("other", "Guten Tag, ich möchte bitte einen Termin für morgen vereinbaren.", False),
     ("other", "Hola, quiero cancelar mi cita de mañana, gracias.", False),
     ("other", "Bonjour, je voudrais prendre rendez-vous pour demain, merci.", False),
     ("other", "Buongiorno, vorrei un appuntamento per domani.", False),
+    ("other", "No puedo ir mañana, lo siento", False),
+    ("other", "Ich komme morgen etwas später", False),
+    ("other", "Merhaba, yarın için randevu almak istiyorum", False),
+    ("other", "آپ کیسے ہیں؟ میں کل آؤں گا", False),  # Urdu
     ("other", "Здравствуйте, я хочу записаться на прием", False),
     ("other", "你好，我想预约明天的时间", False),
 ]

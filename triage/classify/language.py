@@ -21,12 +21,13 @@ Language = Literal["fa", "en", "ar", "other"]
 
 _URL_OR_EMAIL = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+\.[\w.-]+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+")
+_LATIN_WORD = re.compile("[a-zA-Z\u00c0-\u024f]{3,}")
 _NON_ENGLISH_LATIN = re.compile("[àâãäåæçèêëìîïñòóôõöøùúûüýÿœßğışąćęłńśźżő]")
 _ARABIC_INITIAL_HAMZA = re.compile(r"(?<!\w)[أإ]")
 _PERSIAN_LETTERS = "پچژگ"
 _PERSIAN_CODEPOINTS = "یک"  # U+06CC, U+06A9; Arabic writes U+064A, U+0643
 _ARABIC_CODEPOINTS = "يكى"  # U+064A, U+0643, U+0649
-_URDU_LETTERS = "ٹڈڑںےۓ"
+_URDU_LETTERS = "ٹڈڑںےۓہ"
 
 
 def _words(*lines: str) -> frozenset[str]:
@@ -55,7 +56,7 @@ _ARABIC_WORDS = (
     _words(
         """
     فی عن هذا هذه ذلک تلک التی الذی الذین کان کانت یکون لیس انا نحن انتم
-    هل لن ثم لکن لقد ماذا لماذا متی هنا هناک عند مع بعض ایضا
+    هل لن ثم لکن لقد ماذا لماذا متی هنا هناک عند مع بعض ایضا حالک کیفک شلونک
     شکرا مرحبا ارید نرید یمکن یجب الیوم غدا انت انتی هو
     """
     )
@@ -149,6 +150,7 @@ class _Evidence:
     other: float = 0.0
     finglish: float = 0.0
     english_only: int = 0
+    arabic_cues: int = 0  # Arabic words or letter forms, beyond the ي and ك Persian also types
     cues: list[str] | None = None
 
     def cue(self, name: str) -> None:
@@ -160,8 +162,12 @@ class _Evidence:
 
 def _weigh_arabic_script(text: str, words: list[str], evidence: _Evidence) -> None:
     """Persian, Arabic and other (Urdu) evidence in Arabic-script words."""
-    evidence.fa += 0.5 * _count(text, _PERSIAN_CODEPOINTS)
-    evidence.ar += 0.5 * _count(text, _ARABIC_CODEPOINTS)
+    if persian_codepoints := _count(text, _PERSIAN_CODEPOINTS):
+        evidence.fa += 0.5 * persian_codepoints
+        evidence.cue("Persian ی and ک")
+    if arabic_codepoints := _count(text, _ARABIC_CODEPOINTS):
+        evidence.ar += 0.5 * arabic_codepoints
+        evidence.cue("Arabic ي and ك")
     if persian_letters := _count(text, _PERSIAN_LETTERS):
         evidence.fa += 2.0 * persian_letters
         evidence.cue("Persian letters")
@@ -169,6 +175,7 @@ def _weigh_arabic_script(text: str, words: list[str], evidence: _Evidence) -> No
     if "أ" in text or "إ" in text:
         arabic_forms += len(_ARABIC_INITIAL_HAMZA.findall(text))
     if arabic_forms:
+        evidence.arabic_cues += arabic_forms
         evidence.ar += 1.5 * arabic_forms
         evidence.cue("Arabic letter forms")
     if urdu_letters := _count(text, _URDU_LETTERS):
@@ -186,6 +193,7 @@ def _weigh_arabic_script(text: str, words: list[str], evidence: _Evidence) -> No
         evidence.fa += 2.0 * persian_words
         evidence.cue("Persian words")
     if arabic_words or articles:
+        evidence.arabic_cues += arabic_words + articles
         # «ال» is weak alone: Persian names and loanwords (الهه, الناز) begin with it too.
         evidence.ar += 2.0 * arabic_words + 0.5 * articles
         evidence.cue("Arabic words")
@@ -248,14 +256,17 @@ def detect_language(text: str) -> LanguageGuess:
     if arabic_letters >= latin_letters or latin_is_names:
         if other > max(fa, ar):
             language = "other"
-        elif ar > fa:
+        elif ar > fa and evidence.arabic_cues:
             language = "ar"
         else:
             language = "fa"
-            if not fa:
-                fa = 0.5
+            if fa <= ar:
+                fa = ar + 0.5
                 evidence.cue("Arabic script without Arabic cues: Persian assumed")
-        mixed = bool(latin_words)
+        # A code in capitals is no English («فاکتور INV-2041»); a word is («Instagram رو»).
+        mixed = bool(en or evidence.finglish) or any(
+            not word.isupper() for word in _LATIN_WORD.findall(text)
+        )
     else:
         finglish_wins = evidence.finglish > en and evidence.finglish >= other
         if finglish_wins:
@@ -269,7 +280,7 @@ def detect_language(text: str) -> LanguageGuess:
                 en = 0.5
                 evidence.cue("Latin script without cues: English assumed")
         mixed = (
-            bool(arabic_words)
+            any(len(word) > 1 for word in arabic_words)
             or (finglish_wins and evidence.english_only >= 1)
             or (language == "en" and evidence.finglish >= 4)
         )
