@@ -200,6 +200,9 @@ def test_relative_hours_count_real_time_across_the_dst_change_in_new_york() -> N
     # A wall-clock time on the far side of the change gets that day's offset.
     day_before = datetime(2026, 10, 31, 10, 0, tzinfo=ZoneInfo(NEW_YORK))
     assert en("tomorrow at 3pm", day_before)[0].value == "2026-11-01T15:00:00-05:00"
+    # 2:30 am does not exist on 8 March 2026 in New York: the clock jumps to 3:30 EDT.
+    day_before_gap = datetime(2026, 3, 7, 12, 0, tzinfo=ZoneInfo(NEW_YORK))
+    assert en("tomorrow at 2:30am", day_before_gap)[0].value == "2026-03-08T03:30:00-04:00"
 
 
 def test_now_in_another_zone_is_read_in_the_tenants_zone() -> None:
