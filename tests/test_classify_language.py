@@ -30,6 +30,9 @@ CASES = [
     ("fa", "احتراماً به استحضار می‌رساند که مدارک مورد نیاز پیوست شده است.", False),
     ("fa", "كجايي؟", False),  # Arabic keyboard, no Arabic word: still Persian
     ("fa", "ان شاء الله فردا میام خدمتتون", False),
+    ("fa", "السلام عليكم، فردا ساعت ده وقت داريد؟", False),  # Arabic greeting, Persian words
+    ("fa", "گزارش المپيك", False),  # old Windows Persian keyboard: ي and ك beside گ and پ
+    ("fa", "الو؟ الهام؟", False),  # Persian words that begin with «ال»
     ("fa", "فاکتور INV-2041 پرداخت شد", False),  # a code is no English
     # Persian with English words
     ("fa", "برنامه google chrome رو نصب کن", True),
@@ -41,6 +44,8 @@ CASES = [
     ("fa", "Salam khoobi? lotfan be man zang bezanid", False),
     ("fa", "mersi, farda saat 5 miam", False),
     ("fa", "chetori? invoice ro befrestid lotfan", True),
+    ("fa", "salam, mikham nobat begiram for tomorrow", True),
+    ("fa", "to koja hasti?", False),
     ("fa", "bebakhshid emrooz nemitunam biam, mishe nobatam ro avaz konid?", False),
     # English: SMS, voicemail, email
     ("en", "Hi, this is John from Acme, please call me back about the invoice.", False),
@@ -56,12 +61,14 @@ CASES = [
     ("en", "Please send the فاکتور by tomorrow", True),
     ("en", "Café meeting moved to 5, José will call you", False),
     ("en", "ok", False),
+    ("en", "Hi Ali, salam! Please call me back when you can", True),
     # Arabic
     ("ar", "السلام عليكم، أريد حجز موعد مع الطبيب في الأسبوع القادم من فضلك", False),
     ("ar", "هل يمكن إرسال الفاتورة إلى البريد الإلكتروني؟ شكرا", False),
     ("ar", "مرحبا، هذه رسالة من الشركة بخصوص الطلب رقم ١٢٣", False),
     ("ar", "أنا في الطريق، سأصل بعد عشر دقائق", False),
     ("ar", "كيفك؟ شو أخبارك", False),
+    ("ar", "شكرا، هل عندك وقت غدا؟", False),
     # Other Latin-script languages, other scripts
     ("other", "Guten Tag, ich möchte bitte einen Termin für morgen vereinbaren.", False),
     ("other", "Hola, quiero cancelar mi cita de mañana, gracias.", False),

@@ -282,7 +282,7 @@ def detect_language(text: str) -> LanguageGuess:
         mixed = (
             any(len(word) > 1 for word in arabic_words)
             or (finglish_wins and evidence.english_only >= 1)
-            or (language == "en" and evidence.finglish >= 4)
+            or (language == "en" and evidence.finglish >= 2)
         )
     reason = ", ".join(evidence.cues or ["no cue"])
     return _guess(language, mixed, {"fa": fa, "en": en, "ar": ar, "other": other}, reason)
