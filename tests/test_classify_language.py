@@ -46,6 +46,7 @@ CASES = [
     ("fa", "chetori? invoice ro befrestid lotfan", True),
     ("fa", "salam, mikham nobat begiram for tomorrow", True),
     ("fa", "to koja hasti?", False),
+    ("fa", "khoobam merci, dastet dard nakone", False),  # "merci" is French too
     ("fa", "bebakhshid emrooz nemitunam biam, mishe nobatam ro avaz konid?", False),
     # English: SMS, voicemail, email
     ("en", "Hi, this is John from Acme, please call me back about the invoice.", False),

@@ -92,12 +92,17 @@ _FINGLISH_WORDS = _words(
     bashe bashid mikonam mikonim mikonid konid konin kardam kardim kard shod shode boodam
     budam bood bud ham amma vali agar age pas baad ghabl inke chon bebakhshid bebakhshin
     khodafez khodahafez ghorbanet mokhlesim eshkal moshkel kar chizi hich hame
+    khoobam khubam khoobe khube khoobid khubid kojaei kojaii kojayi dastet dastetoon dard
+    nakone nakonid lotfet lotfetoon mamnunam mamnoonam motshakeram moteshakeram ghorboonet
+    fadat chashm bale are na nakheir nemidoonam nemidunam midunam midoonam miam miay miad
+    biam biad bia boro beram berim shologh shologhe zood zud sabr konam bokon bokonid begam
+    begi harf payam gharardad jalase jalaseh dir
     """
 )
 # Finglish words that are also ordinary English or European words: counted only beside others.
 _FINGLISH_AMBIGUOUS = _words(
     "ro ra az ba va ya ke chi key to man ma in un pas age kar ham bud pool dare merci sal alan",
-    "doktor be hast ruz",
+    "doktor be hast ruz are na bale dir harf bia",
 )
 _FINGLISH_SURE = _FINGLISH_WORDS - _FINGLISH_AMBIGUOUS
 _OTHER_WORDS = (
