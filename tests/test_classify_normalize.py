@@ -102,6 +102,9 @@ def test_to_ascii_digits_changes_digits_only() -> None:
     assert to_ascii_digits("۰۹۱۲ ۳۴۵ ٦٧٨٩ كد") == "0912 345 6789 كد"
     assert to_ascii_digits("۱٬۲۰۰٫۵ تومان") == "1,200.5 تومان"
     assert to_ascii_digits("no digits") == "no digits"
+    # entity spans found in the converted copy index the original: one character for one
+    text = "۰۱۲۳۴۵۶۷۸۹ ٠١٢٣٤٥٦٧٨٩ ٫٬ كد ۴"
+    assert len(to_ascii_digits(text)) == len(text)
 
 
 def test_fold_for_display_keeps_letters_and_zwnj() -> None:
