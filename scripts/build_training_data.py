@@ -450,6 +450,14 @@ EN_CORE: dict[str, list[str]] = {
         "I want to book a table for four {day} at {time} for the client dinner",
         "remind {boss} about the appointment with {name} {day}",
         "just checking whether my appointment {day} at {time} is still on",
+        "is there any chance I could see {boss} before the end of the week",
+        "we have to postpone the kickoff meeting, everyone's out sick",
+        "what time is my appointment {day}, I forgot",
+        "can you double-check {boss}'s availability for a 30-minute slot {day}",
+        "I'll need to cancel and rebook for some time next month",
+        "please add the team offsite to everyone's calendar for {day}",
+        "the client wants to meet earlier, can you do {time} {day}",
+        "can I bring my appointment forward, I'm free {day}",
     ],
     "travel": [
         "I need a flight to {city} on {day}, economy is fine",
@@ -477,6 +485,14 @@ EN_CORE: dict[str, list[str]] = {
         "need two tickets to {city} and back, leaving {day}",
         "is there a direct flight to {city} {day} evening",
         "please extend my stay in {city} by two nights",
+        "I need to get to {city} by {day} for the conference, what are my options",
+        "please check in online for my flight tomorrow and send the boarding pass",
+        "the hotel in {city} overbooked us, please find another one nearby",
+        "can you book a sleeper train to {city} and a room near the station",
+        "I need a visa appointment at the {city} consulate",
+        "my flight to {city} is delayed four hours, please tell the hotel",
+        "what's the baggage allowance on my flight to {city}",
+        "please book the trip to {city}: flights, hotel and a car",
     ],
     "accounting": [
         "I'm calling about invoice {ref}, I think we were charged twice",
@@ -504,6 +520,14 @@ EN_CORE: dict[str, list[str]] = {
         "send the 1099 forms to the contractors before the deadline",
         "I transferred {amount} this morning, please confirm you got it",
         "we need an updated statement of account for the auditors",
+        "the accountant is asking for last year's receipts",
+        "please chase {company}, they're sixty days late on payment",
+        "can you send me the profit and loss statement for the quarter",
+        "I was charged a late fee even though I paid on time",
+        "please set up a direct debit for the monthly rent",
+        "we need to pay the supplier {amount} by {day}",
+        "could you split the invoice between the two departments",
+        "what's our total spend on travel this year",
     ],
     "documents": [
         "could you send me a copy of {doc}",
@@ -531,6 +555,14 @@ EN_CORE: dict[str, list[str]] = {
         "I uploaded {doc}, can you check that all pages are there",
         "please send over the signed forms so I can file them",
         "could you type up the handwritten notes from the meeting",
+        "please get the lawyer to review {doc} before I sign it",
+        "can you collect {doc} from the notary office {day}",
+        "I need copies of all the signed agreements with {company}",
+        "the scanned pages are blurry, please rescan {doc}",
+        "please organize the shared drive, the folders are a mess",
+        "could you convert these scans to searchable PDFs",
+        "we need an apostille on {doc}",
+        "please keep the originals in the safe and send me scans",
     ],
     "social_media": [
         "please post the new promotion on {platform} {day}",
@@ -558,6 +590,14 @@ EN_CORE: dict[str, list[str]] = {
         "please share {name}'s article on {platform}",
         "change the cover photo on {platform} to the new logo",
         "please reply to the review and thank them for the five stars",
+        "our post went viral, can you keep up with the comments",
+        "please draft a few tweets about the new opening hours",
+        "someone left a rude comment on {platform}, hide it please",
+        "can you reply to the messages in our {platform} inbox",
+        "we need more engagement on {platform}, any ideas for posts",
+        "please post the job opening on {platform}",
+        "could you make a carousel post of the before and after photos",
+        "please report the fake account that copies our {platform} page",
     ],
     "sales": [
         "I'd like a quote for {service} for our office",
@@ -585,6 +625,14 @@ EN_CORE: dict[str, list[str]] = {
         "we are comparing vendors for {service}, please send your best offer",
         "could you give me an estimate for the renovation",
         "please add {company} as a new customer and send the welcome pack",
+        "we'd like pricing for an enterprise license for about 50 users",
+        "a prospect from {company} asked for a callback about our packages",
+        "do you have a brochure about your {service} services",
+        "we might be interested in a joint venture, who should I talk to",
+        "what would it cost to add {service} to our current plan",
+        "I'm shopping around for {service}, how do your rates compare",
+        "please send the quote to {name} at {company}, they're ready to buy",
+        "we're opening a new branch and want to order in bulk",
     ],
     "support": [
         "my order hasn't arrived yet and it's been two weeks",
@@ -612,6 +660,14 @@ EN_CORE: dict[str, list[str]] = {
         "your courier left the parcel outside in the rain",
         "the quality is really poor, I want to file a complaint",
         "can you tell me the status of my repair request",
+        "I've been waiting on hold for an hour, this is unacceptable",
+        "the replacement you sent has the same defect",
+        "my refund was approved but I still haven't got a working unit",
+        "the installer damaged my wall, who is going to fix this",
+        "I can't reset my password, the email never comes",
+        "the order was marked delivered but I never received it",
+        "the invoice is fine but the product is faulty, I want it repaired",
+        "nobody answers the support line, please help",
     ],
     "message": [
         "please ask {boss} to call me back at {phone}",
@@ -639,6 +695,14 @@ EN_CORE: dict[str, list[str]] = {
         "could you leave a note for {name} to call the school",
         "it's {name}, I got your message, call me back",
         "ok thanks, got it, talk later",
+        "hi, it's {name}, just returning your call",
+        "please let {boss} know that {name} called about lunch",
+        "could you tell {name} I left my umbrella in the office",
+        "no need to call back, just wanted to say hi",
+        "tell {boss} I'll swing by later if that's ok",
+        "please tell {name} that dinner is at seven",
+        "just a quick note for {boss}, I'm running about ten minutes late",
+        "{name} asked me to pass on her thanks",
     ],
     "spam": [
         "congratulations, you've been selected to receive a free cruise, press 1 now",
@@ -666,6 +730,14 @@ EN_CORE: dict[str, list[str]] = {
         "this month's digest: new arrivals, promo codes and more",
         "act now! lowest mortgage rates guaranteed",
         "you have an unclaimed tax refund, reply with your bank details",
+        "claim your free iphone now, only 3 left",
+        "your subscription has been renewed for $499, call this number to cancel",
+        "meet the new collection, free shipping on orders over $50",
+        "you've been chosen for an exclusive survey, win a $500 voucher",
+        "press 1 to speak with a debt relief specialist",
+        "urgent: your social security number has been suspended",
+        "cheap flights and hotels, book now and save 60%",
+        "this is your weekly newsletter, click to read more",
     ],
 }
 
@@ -696,6 +768,14 @@ FA_CORE: dict[str, list[str]] = {
         "لطفاً برای {day} یک میز چهار نفره برای شام کاری رزرو کنید",
         "ساعت جلسه رو لطفاً به {time} تغییر بدید",
         "نوبت آزمایشم رو برای {day} ثبت کنید",
+        "امکانش هست قبل از آخر هفته {boss} رو ببینم",
+        "جلسه افتتاحیه رو باید عقب بندازیم",
+        "نوبتم {day} ساعت چنده، یادم رفته",
+        "لطفاً تقویم {boss} رو برای یه جلسه نیم‌ساعته {day} چک کنید",
+        "باید نوبتم رو کنسل کنم و برای ماه بعد بگیرم",
+        "مشتری می‌خواد زودتر همدیگه رو ببینیم، {day} {time} میشه؟",
+        "می‌تونم نوبتم رو جلو بندازم؟ {day} آزادم",
+        "خواهشمند است وقت ملاقاتی با {boss} در {day} تعیین فرمایید",
     ],
     "travel": [
         "یه بلیط هواپیما برای {city} {day} لازم دارم",
@@ -723,6 +803,14 @@ FA_CORE: dict[str, list[str]] = {
         "پروازم تاخیر داره، به هتل {city} خبر بدید دیرتر می‌رسم",
         "لطفاً ویزای {city} رو برای {boss} پیگیری کنید",
         "کارت پرواز {city} رو برام بفرستید",
+        "باید تا {day} برای همایش برسم {city}، چه راهی دارم",
+        "لطفاً چک‌این آنلاین پروازم رو انجام بدید",
+        "هتل {city} اتاق‌مون رو داده به یکی دیگه، یه هتل دیگه پیدا کنید",
+        "یه کوپه قطار برای {city} و یه اتاق نزدیک ایستگاه بگیرید",
+        "برای سفارت {city} وقت ویزا لازم دارم",
+        "بار مجاز پرواز {city} چند کیلوئه",
+        "کل سفر {city} رو رزرو کنید: پرواز، هتل و ماشین",
+        "بلیط برگشت از {city} رو یه روز عقب بندازید",
     ],
     "accounting": [
         "در مورد فاکتور شماره {ref} تماس گرفتم، فکر کنم دوبار از حسابم کم شده",
@@ -750,6 +838,14 @@ FA_CORE: dict[str, list[str]] = {
         "فاکتور رسمی با کد اقتصادی لازم دارم",
         "امروز صبح {amount} کارت به کارت کردم، رسید رو می‌فرستم",
         "اظهارنامه مالیاتی باید تا آخر ماه ارسال بشه",
+        "حسابدار رسیدهای پارسال رو می‌خواد",
+        "{company} شصت روزه پول ما رو نداده، پیگیری کنید",
+        "صورت سود و زیان فصل رو برام بفرستید",
+        "با اینکه سر موقع پرداخت کردم جریمه دیرکرد خوردم",
+        "اجاره ماهانه رو برای برداشت خودکار تنظیم کنید",
+        "باید {amount} به تامین‌کننده تا {day} پرداخت کنیم",
+        "هزینه‌های سفر امسال جمعاً چقدر شده",
+        "لطفاً تراز حساب‌ها رو تا آخر ماه ببندید",
     ],
     "documents": [
         "لطفاً یک کپی از {doc} برام بفرستید",
@@ -777,6 +873,14 @@ FA_CORE: dict[str, list[str]] = {
         "دست‌نوشته‌های جلسه رو تایپ کنید",
         "خواهشمند است مستندات پروژه را به‌روزرسانی فرمایید",
         "لطفاً نامه رو روی سربرگ شرکت بزنید و شماره نامه بگیرید",
+        "لطفاً قبل از امضا {doc} رو بدید وکیل بخونه",
+        "{doc} رو {day} از دفترخونه بگیرید",
+        "کپی همه قراردادهای امضاشده با {company} رو لازم دارم",
+        "اسکن‌ها تاره، {doc} رو دوباره اسکن کنید",
+        "پوشه‌های درایو مشترک رو مرتب کنید، خیلی بهم ریخته‌ست",
+        "اصل مدارک رو تو گاوصندوق بذارید و اسکنش رو برام بفرستید",
+        "برای {doc} تاییدیه دادگستری و خارجه لازمه",
+        "فرم‌های بیمه رو پر کنید و امضا بگیرید",
     ],
     "social_media": [
         "لطفاً تخفیف جدید رو {day} تو {platform} پست کنید",
@@ -804,6 +908,14 @@ FA_CORE: dict[str, list[str]] = {
         "پست {platform} رو با یه بودجه کم تبلیغ کنید",
         "آمار بازدید استوری‌های این هفته رو بفرستید",
         "جواب پیام‌های کانال تلگرام رو بدید",
+        "پستمون وایرال شده، کامنت‌ها رو جواب بدید",
+        "چند تا توییت درباره ساعت کاری جدید بنویسید",
+        "یکی زیر پست {platform} فحش داده، پاکش کنید",
+        "تعامل پیج {platform} کم شده، ایده پست بدید",
+        "آگهی استخدام رو تو {platform} بذارید",
+        "عکس‌های قبل و بعد رو یه پست اسلایدی کنید",
+        "یه پیج فیک از روی پیج ما ساختن، ریپورتش کنید",
+        "لینک سایت رو تو بیو {platform} بذارید",
     ],
     "sales": [
         "برای {service} دفترمون پیش‌فاکتور می‌خواستم",
@@ -831,6 +943,14 @@ FA_CORE: dict[str, list[str]] = {
         "برای بازسازی دفتر برآورد هزینه می‌خوام",
         "{company} رو به عنوان مشتری جدید ثبت کنید",
         "خواهشمند است شرایط همکاری و فهرست قیمت را ارسال فرمایید",
+        "برای لایسنس سازمانی پنجاه کاربر قیمت می‌خوایم",
+        "یه مشتری از {company} خواسته درباره پکیج‌ها باهاش تماس بگیرید",
+        "کاتالوگ خدمات {service} رو دارید؟",
+        "شاید بخوایم سرمایه‌گذاری مشترک کنیم، با کی صحبت کنم",
+        "اضافه کردن {service} به قرارداد فعلی‌مون چقدر هزینه داره",
+        "دارم برای {service} قیمت می‌گیرم، نرخ شما چنده",
+        "پیش‌فاکتور رو برای {name} از {company} بفرستید، آماده خریدن",
+        "یه شعبه جدید داریم باز می‌کنیم و می‌خوایم عمده سفارش بدیم",
     ],
     "support": [
         "{product} هنوز نرسیده، دو هفته گذشته",
@@ -858,6 +978,14 @@ FA_CORE: dict[str, list[str]] = {
         "پیک بسته رو زیر بارون جلوی در گذاشته",
         "کیفیت خیلی پایینه، می‌خوام شکایت ثبت کنم",
         "وضعیت درخواست تعمیرم چی شد",
+        "یک ساعته پشت خطم، این اصلاً قابل قبول نیست",
+        "دستگاهی که جایگزین فرستادید همون ایراد رو داره",
+        "نصاب دیوار خونه رو خراب کرده، کی جبران می‌کنه",
+        "ایمیل بازیابی رمز هیچ‌وقت نمیاد",
+        "زده تحویل داده شده ولی من چیزی نگرفتم",
+        "هیچکس تلفن پشتیبانی رو جواب نمیده، کمک کنید",
+        "گارانتی رو قبول نمی‌کنن، می‌خوام شکایت کنم",
+        "{product} از روز اول درست کار نکرده",
     ],
     "message": [
         "لطفاً به {boss} بگید با من تماس بگیرن، شماره‌م {phone}",
@@ -885,6 +1013,14 @@ FA_CORE: dict[str, list[str]] = {
         "یادداشت بذارید که {name} با مدرسه تماس بگیره",
         "{name} هستم، پیامتون رسید، باهام تماس بگیرید",
         "باشه ممنون، متوجه شدم، بعداً صحبت می‌کنیم",
+        "سلام، {name} هستم، در جواب تماستون زنگ زدم",
+        "به {boss} بگید {name} درباره ناهار زنگ زد",
+        "به {name} بگید چترم تو دفتر جا مونده",
+        "لازم نیست زنگ بزنید، فقط خواستم سلام کنم",
+        "به {boss} بگید اگه اشکال نداره بعداً یه سر میزنم",
+        "به {name} بگید شام ساعت هفته",
+        "یه پیغام کوتاه برای {boss}: ده دقیقه دیرتر می‌رسم",
+        "{name} گفت از طرفش تشکر کنم",
     ],
     "spam": [
         "تبریک! شما برنده یک سفر رایگان شدید، برای دریافت عدد ۱ را بفرستید",
@@ -912,6 +1048,14 @@ FA_CORE: dict[str, list[str]] = {
         "وبینار رایگان: درآمدتان را در ۳۰ روز دو برابر کنید",
         "جدیدترین محصولات و کدهای تخفیف این ماه در خبرنامه ما",
         "اطلاعیه مهم درباره بیمه خودروی شما، کلید ۹ را بزنید",
+        "آیفون رایگان خود را همین حالا دریافت کنید، فقط ۳ عدد باقی مانده",
+        "کلکسیون جدید رسید، ارسال رایگان برای خرید بالای ۵۰۰ هزار تومان",
+        "شما برای نظرسنجی ویژه انتخاب شدید، جایزه ۵ میلیونی ببرید",
+        "پرواز و هتل ارزان، همین امروز رزرو کنید و ۶۰ درصد صرفه‌جویی کنید",
+        "خبرنامه هفتگی ما منتشر شد، برای مطالعه کلیک کنید",
+        "با خرید این بسته، ماهی ۵۰ میلیون درآمد داشته باشید",
+        "کد قرعه‌کشی شما فعال شد، جهت شرکت عدد ۱ را ارسال کنید",
+        "جشنواره فروش بزرگ با تخفیف‌های باورنکردنی آغاز شد",
     ],
 }
 
@@ -1008,6 +1152,34 @@ EN_CLOSE_MAIL_FORMAL = [
 ]
 EN_OPEN_MAIL_INFORMAL = ["Hi,", "Hey {name},", "Hi there -", "Morning!", "Hello again,"]
 EN_CLOSE_MAIL_INFORMAL = ["Thanks!", "Cheers, {name}", "thx", "Talk soon", "Sent from my iPhone"]
+# Bulk senders and robocalls do not introduce themselves by name.
+EN_SPAM_OPEN_VOICE = [
+    "hello, this is an automated message",
+    "this call is from the customer rewards department",
+    "hi, this is Amy from account services",
+    "attention",
+    "hello",
+]
+EN_SPAM_CLOSE_VOICE = ["press 9 to be removed from our list", "goodbye", "call us back now", ""]
+EN_SPAM_OPEN_MAIL = ["Dear valued customer,", "Hi there!", "Dear friend,", "Hello,", ""]
+EN_SPAM_CLOSE_MAIL = [
+    "To unsubscribe, click here.",
+    "Reply STOP to opt out.",
+    "You are receiving this email because you signed up on our website.",
+    "Terms and conditions apply.",
+    "",
+]
+# Sentences any message may carry, whatever it is about: the model must learn to ignore them.
+EN_NEUTRAL = [
+    "I hope you're well.",
+    "Sorry for the late reply.",
+    "Hope your week is going well.",
+    "I'm in the office until five.",
+    "Let me know if you have any questions.",
+    "Thanks again for your help.",
+    "I'll be on my mobile all day.",
+    "Sorry to bother you.",
+]
 EN_FILLERS = ["uh", "um", "you know", "like", "sorry", "I mean"]
 
 FA_OPEN_VOICE = [
@@ -1043,6 +1215,30 @@ FA_CLOSE_MAIL_FORMAL = [
 ]
 FA_OPEN_MAIL_INFORMAL = ["سلام", "سلام {name} جان", "سلام خوبی؟", "درود", "سلام صبح بخیر"]
 FA_CLOSE_MAIL_INFORMAL = ["مرسی", "ممنون", "فدات", "مرسی 🙏", "قربانت"]
+FA_SPAM_OPEN_VOICE = [
+    "این یک پیام خودکار است",
+    "مشترک گرامی",
+    "سلام، از واحد باشگاه مشتریان تماس می‌گیریم",
+    "",
+]
+FA_SPAM_CLOSE_VOICE = ["برای لغو عدد ۹ را فشار دهید", "با تشکر", ""]
+FA_SPAM_OPEN_MAIL = ["مشتری گرامی،", "کاربر عزیز،", "سلام دوست عزیز!", ""]
+FA_SPAM_CLOSE_MAIL = [
+    "لغو۱۱",
+    "جهت لغو عضویت عدد ۱۱ را ارسال کنید",
+    "این پیام به صورت خودکار ارسال شده است",
+    "",
+]
+FA_NEUTRAL = [
+    "امیدوارم حالتون خوب باشه.",
+    "ببخشید دیر جواب دادم.",
+    "تا ساعت ۵ دفترم.",
+    "اگه سوالی بود در خدمتم.",
+    "باز هم ممنون از لطفتون.",
+    "ببخشید مزاحم شدم.",
+    "روز خوبی داشته باشید.",
+    "موبایلم روشنه.",
+]
 FA_FILLERS = ["اِ", "چیزه", "یعنی", "ببخشید", "خب", "راستش"]
 # English words Persian speakers mix in; each replaces a Persian word where it occurs.
 FA_MIX = {
@@ -1099,13 +1295,20 @@ def _disfluent(text: str, fillers: list[str], rng: random.Random, comma: str = "
     return " ".join(words)
 
 
-def en_message(core: str, rng: random.Random) -> str:
+def en_message(core: str, rng: random.Random, category: str = "") -> str:
     body = _fill(core, EN_FILL, rng)
+    spam = category == "spam"
+    if rng.random() < 0.25:
+        neutral = rng.choice(EN_NEUTRAL)
+        body = f"{neutral} {body}" if rng.random() < 0.5 else f"{body}. {neutral}"
     register = rng.choices(["voice", "sms", "formal", "informal", "bare"], [3, 3, 2, 2, 1])[0]
     if register == "voice":
         body = _disfluent(body, EN_FILLERS, rng)
-        text = f"{_fill(rng.choice(EN_OPEN_VOICE), EN_FILL, rng)}, {body}. "
-        text += _fill(rng.choice(EN_CLOSE_VOICE), EN_FILL, rng)
+        opening, closing = (
+            (EN_SPAM_OPEN_VOICE, EN_SPAM_CLOSE_VOICE) if spam else (EN_OPEN_VOICE, EN_CLOSE_VOICE)
+        )
+        text = f"{_fill(rng.choice(opening), EN_FILL, rng)}, {body}. "
+        text += _fill(rng.choice(closing), EN_FILL, rng)
         text = text.lower() if rng.random() < 0.5 else text  # transcripts are often lower case
     elif register == "sms":
         text = body
@@ -1114,6 +1317,11 @@ def en_message(core: str, rng: random.Random) -> str:
                 text = text.replace(a, b)
         text = text.lower() if rng.random() < 0.6 else text
         text += rng.choice(["", "", "?", "!!", " thx", " pls", " :)"])
+    elif spam and register in ("formal", "informal"):
+        text = (
+            f"{rng.choice(EN_SPAM_OPEN_MAIL)}\n{body[0].upper()}{body[1:]}!\n"
+            f"{rng.choice(EN_SPAM_CLOSE_MAIL)}"
+        )
     elif register == "formal":
         text = (
             f"{_fill(rng.choice(EN_OPEN_MAIL_FORMAL), EN_FILL, rng)}\n"
@@ -1133,18 +1341,27 @@ def en_message(core: str, rng: random.Random) -> str:
     return text.strip()
 
 
-def fa_message(core: str, rng: random.Random, finglish: bool = False) -> str:
+def fa_message(core: str, rng: random.Random, category: str = "", finglish: bool = False) -> str:
     if finglish:
         body = _fill(core, EN_FILL if "{service}" in core else FA_FILL, rng)
         return body + rng.choice(["", " merci", " mamnoon", "?"])
     body = _fill(core, FA_FILL, rng)
+    spam = category == "spam"
+    if rng.random() < 0.25:
+        neutral = rng.choice(FA_NEUTRAL)
+        body = f"{neutral} {body}" if rng.random() < 0.5 else f"{body}. {neutral}"
     register = rng.choices(["voice", "sms", "formal", "informal", "bare"], [3, 3, 2, 2, 1])[0]
     if register == "voice":
         body = _disfluent(body, FA_FILLERS, rng, "،")
-        text = f"{_fill(rng.choice(FA_OPEN_VOICE), FA_FILL, rng)}… {body}. "
-        text += _fill(rng.choice(FA_CLOSE_VOICE), FA_FILL, rng)
+        opening, closing = (
+            (FA_SPAM_OPEN_VOICE, FA_SPAM_CLOSE_VOICE) if spam else (FA_OPEN_VOICE, FA_CLOSE_VOICE)
+        )
+        text = f"{_fill(rng.choice(opening), FA_FILL, rng)}… {body}. "
+        text += _fill(rng.choice(closing), FA_FILL, rng)
     elif register == "sms":
         text = body + rng.choice(["", "", "؟", "!", " مرسی", " ممنون", " لطفاً"])
+    elif spam and register in ("formal", "informal"):
+        text = f"{rng.choice(FA_SPAM_OPEN_MAIL)}\n{body}!\n{rng.choice(FA_SPAM_CLOSE_MAIL)}"
     elif register == "formal":
         text = (
             f"{_fill(rng.choice(FA_OPEN_MAIL_FORMAL), FA_FILL, rng)}\n{body}.\n"
@@ -1229,7 +1446,7 @@ def _generate(
         pool = pool + [c for i, c in enumerate(cores) if i % HELDOUT_EVERY == 0]
     finglish = FINGLISH_CORE[category]
     fpool = [finglish[-1]] if heldout else finglish[:-1]
-    make: Callable[[str, random.Random], str] = en_message if language == "en" else fa_message
+    make: Callable[[str, random.Random, str], str] = en_message if language == "en" else fa_message
     rows: list[Row] = []
     attempts = 0
     while len(rows) < n and attempts < n * 50:
@@ -1237,7 +1454,7 @@ def _generate(
         if language == "fa" and rng.random() < 0.06:
             text, source = fa_message(rng.choice(fpool), rng, finglish=True), "generated:finglish"
         else:
-            text, source = make(rng.choice(pool), rng), "generated"
+            text, source = make(rng.choice(pool), rng, category), "generated"
         key = " ".join(text.lower().split())
         if key in seen:
             continue

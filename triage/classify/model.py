@@ -14,13 +14,11 @@ and otherwise trains one from the package data and saves it there.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 import time
-import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from triage.classify.normalize import normalize
 from triage.models import Category
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -44,13 +43,10 @@ TOP_FEATURES = 5
 # higher values make the model overconfident on text unlike anything it has seen.
 C = 10.0
 MAX_ITER = 3000
+# Recorded with each model: a model is only used with the preprocessing it was trained with.
+NORMALIZER = "triage.classify.normalize"
 FORMAT = 1  # bump when the pipeline or preprocessing changes in a way old files cannot follow
 
-_ARABIC_TO_PERSIAN = str.maketrans(
-    {"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا", "ؤ": "و"}
-)
-_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
-_MARKS = re.compile("[\u200c\u200d\u200e\u200f\u064b-\u065f\u0670\u0640]")
 _NUMBER = re.compile(r"\d+")
 
 
@@ -77,32 +73,14 @@ class Prediction:
         return self.confidence < REVIEW_THRESHOLD
 
 
-def _shared_normalizer() -> Callable[[str], str] | None:
-    """The team's `normalize` once it exists; a model records which one it was trained with."""
-    try:
-        module = importlib.import_module("triage.classify.normalize")
-    except ImportError:
-        return None
-    function = getattr(module, "normalize", None)
-    return function if callable(function) else None
-
-
-def normalizer_name() -> str:
-    return "triage.classify.normalize" if _shared_normalizer() is not None else "local"
-
-
 def prepare(text: str) -> str:
-    """Text as the model sees it: normalized, folded, digits collapsed to one token.
+    """Text as the model sees it: the shared matching form, every number one token.
 
-    Numbers say little about the category and vary endlessly, so every run of digits
-    becomes "0"; ZWNJ is dropped so that «می‌خواستم» and «میخواستم» are one word.
+    `normalize` folds Arabic letter forms, digits, diacritics, ZWNJ (so «می‌خواستم» and
+    «میخواستم» are one word) and case. Numbers say little about the category and vary
+    endlessly, so every run of digits becomes "0".
     """
-    shared = _shared_normalizer()
-    if shared is not None:
-        text = shared(text)
-    text = unicodedata.normalize("NFKC", text).translate(_ARABIC_TO_PERSIAN).translate(_DIGITS)
-    text = _MARKS.sub("", text).casefold()
-    return " ".join(_NUMBER.sub("0", text).split())
+    return _NUMBER.sub("0", normalize(text))
 
 
 def read_examples(paths: Iterable[Path]) -> list[Example]:
@@ -244,7 +222,7 @@ def train(paths: Sequence[Path], extra: Sequence[Example] = ()) -> TrainedModel:
         "extra_examples": len(extra),
         "class_counts": counts,
         "scikit_learn": sklearn.__version__,
-        "normalizer": normalizer_name(),
+        "normalizer": NORMALIZER,
         "review_threshold": REVIEW_THRESHOLD,
         "train_seconds": round(seconds, 2),
     }
@@ -278,7 +256,7 @@ def is_compatible(metadata: dict[str, Any]) -> bool:
     return (
         metadata.get("format") == FORMAT
         and metadata.get("scikit_learn") == sklearn.__version__
-        and metadata.get("normalizer") == normalizer_name()
+        and metadata.get("normalizer") == NORMALIZER
     )
 
 
