@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from triage.store.types import UTCDateTime as DateTime
@@ -130,6 +133,11 @@ work_items = Table(
     Column("outcome", String(64), nullable=True),
     Column("notes", Text, nullable=True),
     Column("payload", JSON, nullable=False, default=dict),
+    # What triage read in the item (confidence, reasons, entities, model version ...).
+    Column("triage", JSON, nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("needs_review", Boolean, nullable=False, default=False, server_default=false()),
+    Column("spam", Boolean, nullable=False, default=False, server_default=false()),
     Column("created_at", DateTime(), nullable=False),
     Column("updated_at", DateTime(), nullable=False),
     Column("queued_at", DateTime(), nullable=True),
@@ -218,3 +226,19 @@ item_message_ids = Table(
     Column("tenant_id", String(64), nullable=True),
 )
 Index("ix_item_message_ids_item", item_message_ids.c.item_id)
+
+# A secretary's correction of triage: the training signal for the next model.
+classification_corrections = Table(
+    "classification_corrections",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("item_id", BigId, ForeignKey("work_items.id", ondelete="CASCADE"), nullable=False),
+    Column("secretary_id", String(64), nullable=False),
+    Column("at", DateTime(), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("language", String(8), nullable=True),
+    Column("old_category", String(32), nullable=True),
+    Column("new_category", String(32), nullable=False),
+    Column("model_version", String(80), nullable=True),
+)
+Index("ix_classification_corrections_at", classification_corrections.c.at)
