@@ -137,6 +137,13 @@ def test_predictions_explain_themselves(
     assert weights == sorted(weights, reverse=True) and weights[-1] > 0
 
 
+def test_explanations_leave_out_function_words(trained: TrainedModel) -> None:
+    (prediction,) = trained.predict(["The coffee machine is leaking all over the floor"])
+    names = [name for name, _ in prediction.top_features]
+    assert names and not {"the", "is", "over the", "all over"} & set(names), names
+    assert any("coffee" in name or "leak" in name for name in names), names
+
+
 def test_arabic_letters_and_missing_zwnj_read_as_persian(trained: TrainedModel) -> None:
     persian, arabic = trained.predict(
         ["می‌خواستم یک کپی از قرارداد برام بفرستید", "ميخواستم يک کپي از قرارداد برام بفرستيد"]

@@ -48,6 +48,19 @@ NORMALIZER = "triage.classify.normalize"
 FORMAT = 1  # bump when the pipeline or preprocessing changes in a way old files cannot follow
 
 _NUMBER = re.compile(r"\d+")
+# Words that carry weight in the model but explain nothing to a secretary reading "why".
+_FUNCTION_WORDS = frozenset(
+    (  # noqa: SIM905 (a word list reads better as one string)
+        "a an and are be been can could do for from i i'm in is it me my of on or please that the"
+        " this to up was we with you your"
+        " از این اون او با برای به تا در را رو که من و هم یه یک هست است"
+    ).split()
+)
+
+
+def _explains(name: str) -> bool:
+    """Whether an n-gram is worth showing: not a padded bigram (" t"), not only function words."""
+    return len(name) > 1 and not all(word in _FUNCTION_WORDS for word in name.split())
 
 
 @dataclass(frozen=True)
@@ -182,8 +195,7 @@ class TrainedModel:
                 name = self._feature_names[indices[position]]
                 if weight <= 0 or len(top) == TOP_FEATURES:
                     break
-                # A padded character bigram (" t") says nothing to a reader.
-                if len(name) > 1 and all(name != seen for seen, _ in top):
+                if _explains(name) and all(name != seen for seen, _ in top):
                     top.append((name, round(weight, 4)))
             predictions.append(Prediction(classes[best], float(probs[best]), top))
         return predictions
@@ -260,15 +272,21 @@ def is_compatible(metadata: dict[str, Any]) -> bool:
     )
 
 
-def load_latest(directory: Path) -> TrainedModel | None:
-    """The newest compatible model in `directory`, or None."""
+def newest_compatible(directory: Path) -> Path | None:
+    """The file of the newest model in `directory` this process can use, or None."""
     if not directory.is_dir():
         return None
     for path in sorted(directory.glob("model-*.joblib"), reverse=True):
         sidecar = path.with_suffix(".json")
         if sidecar.exists() and is_compatible(json.loads(sidecar.read_text(encoding="utf-8"))):
-            return load(path)
+            return path
     return None
+
+
+def load_latest(directory: Path) -> TrainedModel | None:
+    """The newest compatible model in `directory`, or None."""
+    path = newest_compatible(directory)
+    return None if path is None else load(path)
 
 
 def load_or_train(directory: Path) -> TrainedModel:
