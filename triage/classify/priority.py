@@ -1,0 +1,202 @@
+"""How soon an item needs a person, from what it says and who sent it, with the cues that decided.
+
+Pure: the caller passes the sender's standing (VIP, repeat contact), the entities already found in
+the text and the moment the item arrived. Spam is not judged here; the caller lowers spam itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from triage.classify.entities import Entity
+from triage.classify.normalize import normalize
+from triage.models import Priority
+
+# A deadline this close makes an item high priority; this close, urgent.
+DEADLINE_HIGH = timedelta(hours=24)
+DEADLINE_URGENT = timedelta(hours=2)
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityDecision:
+    """The priority and, in the order found, why (empty when nothing raised it)."""
+
+    priority: Priority
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    label: str  # as shown to the secretary
+    pattern: re.Pattern[str]  # over normalize()d text
+    priority: Priority
+    kind: str  # "urgency word" | "emergency word"
+
+
+# Each entry: the label shown, then the regex alternatives written in normalize()d form (lower
+# case, no ZWNJ, Persian letters). Matches are whole words: «فوریه» (February) is not «فوری».
+_URGENCY: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("urgent", (r"urgent(?:ly)?", r"urgency")),
+    ("ASAP", (r"asap", r"a\.s\.a\.p\.?")),
+    ("immediately", (r"immediately", r"immediate attention")),
+    ("right away", (r"right away",)),
+    ("as soon as possible", (r"as soon as (?:possible|you can)",)),
+    ("critical", (r"critical",)),
+    ("time-sensitive", (r"time[- ]sensitive",)),
+    ("high priority", (r"(?:high|top) priority",)),
+    ("فوری", (r"فوری", r"فورا", r"فوریت", r"fou?ri")),
+    ("اورژانسی", (r"اورژانسی(?:ه)?", r"urjansi")),
+    ("همین امروز", (r"همین امروز",)),
+    ("همین الان", (r"همین الان",)),
+    ("خیلی ضروری", (r"خیلی (?:ضروری|ضروریه|لازم)", r"کار ضروری")),
+    ("هر چه سریع‌تر", (r"هر ?چه (?:سریعتر|زودتر)", r"هر ?چی (?:سریعتر|زودتر)")),
+    ("در اسرع وقت", (r"در اسرع وقت",)),
+    ("سریعاً", (r"سریعا",)),
+    ("عجله دارم", (r"عجله (?:دارم|داریم|داره|دارند|دارن)", r"aj[ae]le?h? dar(?:am|im)")),
+)
+_EMERGENCY: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("emergency", (r"emergency(?! contacts?\b)", r"emergencies")),
+    ("bleeding", (r"bleeding", r"bleeds?")),
+    ("severe pain", (r"severe (?:pain|bleeding|allergic reaction)", r"chest pains?")),
+    ("can't breathe", (r"(?:can't|cannot|can not) breathe",)),
+    ("ambulance", (r"ambulance", r"call(?:ed|ing)? 911")),
+    ("unconscious", (r"unconscious", r"passed out")),
+    ("life-threatening", (r"life[- ]threatening", r"life or death")),
+    ("اورژانس", (r"اورژانس",)),
+    ("خونریزی", (r"خونریزی(?:ه)?", r"خون ریزی")),
+    ("درد شدید", (r"درد (?:خیلی )?شدید", r"درد قفسه سینه")),
+    ("نفسم بالا نمیاد", (r"نفسم بالا نمی ?(?:اد|اید)", r"نمی ?تونم نفس بکشم")),
+    ("آمبولانس", (r"امبولانس",)),
+    ("بیهوش", (r"بیهوش(?: شده| شد)?",)),
+    ("تصادف", (r"تصادف (?:کرده|کردم|کرد|شده)",)),
+)
+
+# A cue right after these (within a couple of softening words) is denied: "not urgent",
+# "non-urgent", "nothing urgent", "no emergency", "isn't very urgent", «غیر فوری».
+_NEGATED_BEFORE = re.compile(
+    r"(?:(?<!\w)(?:not|no|non|nothing|never|isn't|isnt|aren't|wasn't|without|غیر)"
+    r"|n't)[\s-]*(?:(?:really|very|so|too|that|an?|at all|super|particularly|terribly|"
+    r"خیلی|چندان|اصلا|زیاد)\s+){0,2}$"
+)
+# ... or right before these: «فوری نیست», «اورژانسی نیست», «عجله نکنید».
+_NEGATED_AFTER = re.compile(
+    r"^\s*(?:(?:هم|خیلی|اصلا)\s+)?(?:نیست|نیس|نمیباشد|نمی باشد|نبود|نداره|ندارد|نکنید|نکن)(?!\w)"
+)
+
+
+def _compile(
+    table: tuple[tuple[str, tuple[str, ...]], ...], priority: Priority, kind: str
+) -> tuple[_Cue, ...]:
+    return tuple(
+        _Cue(label, re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)"), priority, kind)
+        for label, alts in table
+    )
+
+
+_CUES = _compile(_EMERGENCY, Priority.URGENT, "emergency word") + _compile(
+    _URGENCY, Priority.HIGH, "urgency word"
+)
+
+
+def _negated(text: str, start: int, end: int) -> bool:
+    return bool(
+        _NEGATED_BEFORE.search(text[max(0, start - 40) : start])
+        or _NEGATED_AFTER.match(text[end : end + 30])
+    )
+
+
+def _word_cues(text: str) -> list[_Cue]:
+    """The cues that occur in `text` (normalized) at least once without being denied."""
+    found: list[_Cue] = []
+    for cue in _CUES:
+        if any(not _negated(text, m.start(), m.end()) for m in cue.pattern.finditer(text)):
+            found.append(cue)
+    return found
+
+
+def _deadline(entity: Entity, zone: tzinfo) -> datetime | None:
+    """The moment a deadline entity ends (end of day for a bare date), or None if unreadable."""
+    try:
+        if entity.kind == "date":
+            day = datetime.fromisoformat(entity.value).date()
+            return datetime.combine(day + timedelta(days=1), time(), zone)
+        moment = datetime.fromisoformat(entity.value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _describe_deadline(entity: Entity, deadline: datetime, now: datetime) -> str:
+    if entity.kind == "date":
+        day = deadline.date() - timedelta(days=1)
+        today = now.astimezone(deadline.tzinfo).date()
+        when = {today: "today", today + timedelta(days=1): "tomorrow"}.get(day, day.isoformat())
+        return f"deadline end of {when}"
+    today = now.astimezone(deadline.tzinfo).date()
+    day_name = {today: "today", today + timedelta(days=1): "tomorrow"}.get(
+        deadline.date(), deadline.date().isoformat()
+    )
+    return f"deadline {deadline:%H:%M} {day_name}"
+
+
+def _higher(a: Priority, b: Priority) -> Priority:
+    return a if a.rank <= b.rank else b
+
+
+def assess_priority(
+    text: str,
+    *,
+    subject: str = "",
+    vip: bool,
+    repeat: bool,
+    entities: Sequence[Entity],
+    now: datetime,
+    base: Priority = Priority.NORMAL,
+    timezone: str | None = None,
+) -> PriorityDecision:
+    """The priority of an item: `base` raised by every cue found, never lowered.
+
+    Cues: urgency words and phrases in Persian and English in the text or subject (HIGH), words
+    of a medical or safety emergency (URGENT), unless denied ("not urgent", «فوری نیست»); a VIP
+    sender (URGENT); a repeat contact within 30 minutes (HIGH); a deadline entity (one with
+    ``extra["deadline"] == "true"``) due within 24 hours of `now` (HIGH) or 2 hours (URGENT).
+    A deadline already past is not a cue. A date-only deadline ends at midnight in `timezone`
+    (the tenant's), or in `now`'s zone when none is given. `now` must be aware.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    priority = base
+    reasons: list[str] = []
+
+    def raise_to(level: Priority, reason: str) -> None:
+        nonlocal priority
+        priority = _higher(priority, level)
+        if reason not in reasons:
+            reasons.append(reason)
+
+    if vip:
+        raise_to(Priority.URGENT, "VIP sender")
+    if repeat:
+        raise_to(Priority.HIGH, "repeat contact within 30 min")
+    for where, source in (("", text), (" in subject", subject)):
+        if source:
+            for cue in _word_cues(normalize(source)):
+                raise_to(cue.priority, f'{cue.kind} "{cue.label}"{where}')
+
+    zone = ZoneInfo(timezone) if timezone else now.tzinfo
+    assert zone is not None
+    for entity in entities:
+        if entity.extra.get("deadline") != "true":
+            continue
+        deadline = _deadline(entity, zone)
+        if deadline is None or deadline < now:
+            continue
+        left = deadline - now
+        if left <= DEADLINE_HIGH:
+            level = Priority.URGENT if left <= DEADLINE_URGENT else Priority.HIGH
+            raise_to(level, _describe_deadline(entity, deadline, now))
+    return PriorityDecision(priority, tuple(reasons))
