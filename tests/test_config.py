@@ -41,6 +41,7 @@ from triage.store.tables import (
 )
 
 EXAMPLE = REPO_ROOT / "examples" / "agency.toml"
+RULE_ACTIONS = {"category", "priority", "skill", "secretary"}
 PARS_NAME = "کلینیک دندانپزشکی پارس"
 CONFIG_TABLES = (
     agency,
@@ -1129,6 +1130,7 @@ def test_an_invalid_file_reports_every_problem_and_changes_nothing(
     assert [problem.split(":")[0] for problem in raised.value.problems] == [
         "tenants[0].timezone",
         "tenants[1].secretaries[1]",
+        "tenants[1].rules[0].secretary",  # emily no longer works for hudson-law
         "secretaries[4].capacity",
     ]
     assert snapshot(repo.engine) == before
@@ -1198,6 +1200,13 @@ def without(document: dict[str, Any], *, tenant: str = "", secretary: str = "") 
     for entry in document["tenants"]:
         for key in ("secretaries", "backups"):
             entry[key] = [s for s in entry.get(key, []) if s != secretary]
+        rules = [
+            {key: value for key, value in rule.items() if (key, value) != ("secretary", secretary)}
+            for rule in entry.pop("rules", [])
+        ]
+        # A rule that only sent items to her has nothing left to do.
+        if kept := [rule for rule in rules if RULE_ACTIONS & rule.keys()]:
+            entry["rules"] = kept
     return document
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from triage.classify.rules import TenantRule
 from triage.config_checks import (
     MAX_NAME_LENGTH,
     choice_problem,
@@ -37,6 +38,7 @@ from triage.config_fields import (
     tenant_greetings,
     tenant_languages,
 )
+from triage.config_rules import rules_from_settings, rules_settings, tenant_rules
 from triage.config_voice import (
     hours_from_settings,
     hours_settings,
@@ -69,6 +71,7 @@ TENANT_OPTIONAL = (
     "hours",
     "voice",
     "ivr",
+    "rules",
 )
 SECRETARY_REQUIRED = ("id", "name", "role", "languages", "skills", "capacity", "phone")
 SKILLS = tuple(category.value for category in Category)
@@ -101,6 +104,7 @@ class TenantConfig:
     hours: BusinessHours | None = None  # in `timezone`; None: no [tenants.hours], always open
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     ivr: IvrSettings | None = None
+    rules: tuple[TenantRule, ...] = ()  # [[tenants.rules]], in file order
 
     def settings(self) -> dict[str, Any]:
         """The extra keys as stored in the JSON column tenants.settings (all keys present)."""
@@ -113,6 +117,7 @@ class TenantConfig:
             "hours": hours_settings(self.hours),
             "voice": voice_settings(self.voice),  # only what differs from the defaults
             "ivr": ivr_settings(self.ivr),
+            "rules": rules_settings(self.rules),
         }
 
 
@@ -146,6 +151,7 @@ def tenant_from_stored(
         hours=hours_from_settings(timezone, settings.get("hours")),
         voice=voice_from_settings(settings.get("voice")),
         ivr=ivr_from_settings(settings.get("ivr")),
+        rules=rules_from_settings(settings.get("rules")),
     )
 
 
@@ -297,6 +303,7 @@ def _tenant(
         seen=seen,
     )
     ivr = tenant_ivr(table, path, language=language, languages=languages, problems=problems)
+    rules = tenant_rules(table, path, assigned=[*primaries, *backups], problems=problems)
     if len(problems.messages) > before or not (tenant_id and name and language and timezone):
         return None
     return TenantConfig(
@@ -316,6 +323,7 @@ def _tenant(
         hours=hours,
         voice=voice,
         ivr=ivr,
+        rules=rules,
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import tomli_w
 
 from triage.config import AgencyConfig, SecretaryConfig, TenantConfig
+from triage.config_rules import rule_fields
 from triage.config_voice import voice_settings
 from triage.directory import IvrSettings
 from triage.hours import WEEKDAYS, BusinessHours, format_ranges
@@ -39,6 +40,7 @@ _TENANT_FIELDS = (
     "hours",
     "voice",
     "ivr",
+    "rules",
 )
 _SECRETARY_FIELDS = ("name", "role", "languages", "skills", "capacity", "phone")
 
@@ -90,6 +92,8 @@ def _tenant_block(tenant: TenantConfig) -> str:
         block += "\n" + _table("[tenants.voice]", voice)
     if tenant.ivr is not None:
         block += "\n" + _ivr_tables(tenant.ivr)
+    for rule in tenant.rules:  # in file order: the first match wins
+        block += "\n" + _table("[[tenants.rules]]", rule_fields(rule))
     return block
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from triage.classify.rules import TenantRule
 from triage.hours import BusinessHours
 from triage.models import Role
 
@@ -82,6 +83,7 @@ class TenantProfile:
     hours: BusinessHours  # always_open when the config gives no hours
     voice: VoiceSettings
     ivr: IvrSettings | None
+    rules: tuple[TenantRule, ...] = ()  # the tenant's triage rules, tried before the model
 
     def speech_language(self, language: str | None = None) -> str:
         lang = language or self.language
@@ -167,6 +169,7 @@ def _tenant_profile(tenant: TenantConfig) -> TenantProfile:
         hours=tenant.hours or BusinessHours(tenant.timezone, always_open=True),
         voice=tenant.voice,
         ivr=tenant.ivr,
+        rules=tenant.rules,
     )
 
 
