@@ -1376,8 +1376,8 @@ def fa_message(core: str, rng: random.Random, category: str = "", finglish: bool
         text = body
     if rng.random() < 0.2:  # Persian with English words
         for fa, en in FA_MIX.items():
-            if fa in text and rng.random() < 0.7:
-                text = text.replace(fa, en)
+            if fa in text and rng.random() < 0.7:  # whole words only: not «ممنونم», «پیش‌فاکتور»
+                text = re.sub(rf"(?<![\w\u200c]){fa}(?![\w\u200c])", en, text)
     for a, b in FA_VARIANTS:  # Arabic letters, missing or spaced ZWNJ, as keyboards produce
         if rng.random() < 0.12:
             text = text.replace(a, b)
