@@ -200,6 +200,8 @@ NOT_SPAM = [
     Case("en client won a case", Channel.SMS, "We won the case!! Thanks for all the help", ()),
     Case("customer sends a short link", Channel.SMS,
          "Here's the listing I told you about: bit.ly/3kP2Zz", ('short link "bit.ly/3kp2zz"',)),
+    Case("cue letters inside other words", Channel.EMAIL,
+         "The cryptography seminar moved to room 5; the menu is at https://kamat.co/menu", ()),
     Case("bank code from a panel line", Channel.SMS, "کد تایید شما: ۴۸۲۱۹۳ بانک ملت",
          ("bulk SMS line sender",), sender="+9850001234"),
     Case("ride code from a short code", Channel.SMS, "Your Uber code is 4821.",
