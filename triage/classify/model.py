@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from collections import Counter
@@ -242,15 +243,23 @@ def train(paths: Sequence[Path], extra: Sequence[Example] = ()) -> TrainedModel:
 
 
 def save(model: TrainedModel, directory: Path) -> Path:
-    """Write model-<version>.joblib and its .json metadata; return the .joblib path."""
+    """Write model-<version>.json and model-<version>.joblib; return the .joblib path.
+
+    Each file appears whole (written aside, then renamed) and the metadata first, so a
+    process looking for the newest model never finds a model without its metadata, even
+    while several processes train at once.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"model-{model.version}.joblib"
-    partial = path.with_suffix(".joblib.tmp")
-    joblib.dump(model.pipeline, partial, compress=3)
-    partial.replace(path)  # a reader never sees half a file
-    path.with_suffix(".json").write_text(
+    sidecar = path.with_suffix(".json")
+    partial = directory / f".{sidecar.name}.{os.getpid()}.tmp"
+    partial.write_text(
         json.dumps(model.metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
+    partial.replace(sidecar)
+    partial = directory / f".{path.name}.{os.getpid()}.tmp"
+    joblib.dump(model.pipeline, partial, compress=3)
+    partial.replace(path)
     return path
 
 
