@@ -1437,6 +1437,14 @@ def _capped(
 Row = dict[str, str]
 
 
+_FOLD = str.maketrans({"ي": "ی", "ك": "ک", "\u200c": None})
+
+
+def _key(text: str) -> str:
+    """What makes two texts the same to the model: words, case, letter forms and numbers aside."""
+    return " ".join(re.findall(r"\w+", re.sub(r"\d+", "0", text.casefold().translate(_FOLD))))
+
+
 def _generate(
     language: str, category: str, n: int, rng: random.Random, heldout: bool, seen: set[str]
 ) -> list[Row]:
@@ -1455,7 +1463,7 @@ def _generate(
             text, source = fa_message(rng.choice(fpool), rng, finglish=True), "generated:finglish"
         else:
             text, source = make(rng.choice(pool), rng, category), "generated"
-        key = " ".join(text.lower().split())
+        key = _key(text)
         if key in seen:
             continue
         seen.add(key)
@@ -1491,7 +1499,7 @@ def build(corpus: Path) -> dict[str, list[Row]]:
         for category in CATEGORIES:
             taken = corpus_train[language].get(category, [])
             for text, source in taken:
-                seen.add(" ".join(text.lower().split()))
+                seen.add(_key(text))
                 train.append(
                     {"text": text, "category": category, "language": language, "source": source}
                 )
@@ -1502,12 +1510,10 @@ def build(corpus: Path) -> dict[str, list[Row]]:
         heldout_rng = random.Random(f"{HELDOUT_SEED}-{language}")
         for category in CATEGORIES:
             taken = [
-                (t, s)
-                for t, s in corpus_heldout[language].get(category, [])
-                if " ".join(t.lower().split()) not in seen
+                (t, s) for t, s in corpus_heldout[language].get(category, []) if _key(t) not in seen
             ]
             for text, source in taken:
-                seen.add(" ".join(text.lower().split()))
+                seen.add(_key(text))
                 heldout.append(
                     {"text": text, "category": category, "language": language, "source": source}
                 )
