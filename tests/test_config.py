@@ -22,7 +22,7 @@ from triage.config import load_config, parse_config, tenant_from_stored, validat
 from triage.config_output import diff_configs, render_config, summarize_changes
 from triage.directory import AfterHours, IvrOption, VoiceSettings
 from triage.errors import ConfigError, SchemaNotReady
-from triage.models import Channel, ItemStatus, Role
+from triage.models import Channel, ItemStatus, Priority, Role
 from triage.store.config_store import (
     apply_config_path,
     export_config_toml,
@@ -1017,6 +1017,311 @@ def test_diff_names_call_handling_changes() -> None:
     assert [str(change) for change in diff_configs(old, ivr)] == [
         "tenant changed: acme-dental (ivr)"
     ]
+
+
+# -- [[tenants.rules]] ----------------------------------------------------------------
+
+ACME_RULES: list[dict[str, Any]] = [
+    {
+        "name": "invoices to accounting",
+        "keywords": ["invoice", "فاکتور"],
+        "category": "accounting",
+        "secretary": "reza",  # a backup of acme-dental
+    },
+    {"name": "orders", "regex": r"(?i)\border\s*#?\d{4,}", "priority": "high", "stop": False},
+    {"name": "supplier", "senders": ["Billing@Supplier.example"], "skill": "accounting"},
+    {"name": "landlord", "numbers": ["+12125550188"], "priority": "urgent"},
+]
+
+
+def with_rules(*rules: dict[str, Any]) -> dict[str, Any]:
+    """minimal() with these rules on acme-dental (secretary sara, backup reza)."""
+    document = minimal()
+    document["tenants"][0]["rules"] = [dict(rule) for rule in rules]
+    return document
+
+
+def maryam_on_pars(*rules: dict[str, Any]) -> dict[str, Any]:
+    """with_rules(), and a secretary maryam who works for pars-dental only."""
+    document = with_rules(*rules)
+    document["secretaries"].append({**document["secretaries"][1], "id": "maryam"})
+    document["tenants"][1]["secretaries"].append("maryam")
+    return document
+
+
+def rule_mistake(key: str, value: Any) -> dict[str, Any]:
+    """acme-dental's first rule, valid but for `key` = `value`."""
+    return with_rules({**ACME_RULES[0], key: value}, *ACME_RULES[1:])
+
+
+RULE_MISTAKES = [
+    ("rules not an array", {"name": "x"}, "tenants[0].rules: expected an array of tables"),
+    ("rule not a table", ["invoice"], "tenants[0].rules[0]: expected a table, got a string"),
+    (
+        "unknown key",
+        [{**ACME_RULES[0], "keyword": "x"}],
+        'tenants[0].rules[0].keyword: unknown key; did you mean "keywords"?',
+    ),
+    (
+        "no name",
+        [{"keywords": ["x"], "category": "sales"}],
+        "tenants[0].rules[0].name: required key is missing",
+    ),
+    (
+        "same name twice",
+        [ACME_RULES[0], {**ACME_RULES[1], "name": "invoices to accounting"}],
+        'tenants[0].rules[1].name: "invoices to accounting" is used twice '
+        "(first at tenants[0].rules[0].name)",
+    ),
+    (
+        "no condition",
+        [{"name": "x", "category": "sales"}],
+        "tenants[0].rules[0]: needs a condition: keywords, regex, senders or numbers",
+    ),
+    (
+        "no action",
+        [{"name": "x", "keywords": ["y"], "stop": False}],
+        "tenants[0].rules[0]: needs an action: category, priority, skill or secretary",
+    ),
+    (
+        "keywords not a list",
+        rule_mistake("keywords", "invoice"),
+        "tenants[0].rules[0].keywords: expected an array of strings, got a string",
+    ),
+    (
+        "keywords empty",
+        rule_mistake("keywords", []),
+        "tenants[0].rules[0].keywords: must list at least one",
+    ),
+    (
+        "keyword blank",
+        rule_mistake("keywords", ["invoice", " "]),
+        "tenants[0].rules[0].keywords[1]: must not be empty",
+    ),
+    (
+        "keyword of marks only",
+        rule_mistake("keywords", ["invoice", "\u200c!"]),
+        'tenants[0].rules[0].keywords[1]: "\u200c!" has no letters or digits to match',
+    ),
+    (
+        "keyword twice",
+        rule_mistake("keywords", ["invoice", "invoice"]),
+        'tenants[0].rules[0].keywords[1]: "invoice" is listed twice',
+    ),
+    (
+        "regex does not compile",
+        rule_mistake("regex", "order (#\\d+"),
+        'tenants[0].rules[0].regex: "order (#\\\\d+" is not a valid regular expression '
+        "(missing ), unterminated subpattern at position 6)",
+    ),
+    (
+        "regex matches everything",
+        rule_mistake("regex", "(urgent)?"),
+        'tenants[0].rules[0].regex: "(urgent)?" matches an empty text, '
+        "so it would match every item",
+    ),
+    (
+        "regex not a string",
+        rule_mistake("regex", ["a"]),
+        "tenants[0].rules[0].regex: expected a string, got an array",
+    ),
+    (
+        "sender not an address",
+        rule_mistake("senders", ["billing.supplier.example"]),
+        'tenants[0].rules[0].senders[0]: "billing.supplier.example" is not an email address',
+    ),
+    (
+        "number not E.164",
+        rule_mistake("numbers", ["212-555-0188"]),
+        'tenants[0].rules[0].numbers[0]: "212-555-0188" is not an E.164 number',
+    ),
+    (
+        "senders and numbers",
+        with_rules({**ACME_RULES[2], "numbers": ["+12125550188"]}),
+        "tenants[0].rules[0]: senders and numbers together never match",
+    ),
+    (
+        "bad category",
+        rule_mistake("category", "billing"),
+        'tenants[0].rules[0].category: "billing" is not a category',
+    ),
+    (
+        "bad priority",
+        rule_mistake("priority", "critical"),
+        'tenants[0].rules[0].priority: "critical" is not a priority '
+        "(one of: urgent, high, normal, low)",
+    ),
+    (
+        "spam is no skill",
+        rule_mistake("skill", "spam"),
+        'tenants[0].rules[0].skill: "spam" is not a skill',
+    ),
+    (
+        "undefined secretary",
+        rule_mistake("secretary", "nima"),
+        'tenants[0].rules[0].secretary: "nima" is not one of this tenant\'s secretaries '
+        "or backups (reza, sara)",
+    ),
+    (
+        "secretary of another tenant",
+        maryam_on_pars({**ACME_RULES[0], "secretary": "maryam"}),
+        'tenants[0].rules[0].secretary: "maryam" is not one of',
+    ),
+    (
+        "stop not a boolean",
+        rule_mistake("stop", "no"),
+        "tenants[0].rules[0].stop: expected a boolean (true or false), got a string",
+    ),
+]
+
+
+def _rules_document(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict) and "tenants" in value:
+        return value
+    document = minimal()
+    document["tenants"][0]["rules"] = value
+    return document
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [pytest.param(value, expected, id=name) for name, value, expected in RULE_MISTAKES],
+)
+def test_each_rule_mistake_is_reported_with_its_path(value: Any, expected: str) -> None:
+    document = _rules_document(value)
+    problems = problems_of(document)
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_every_rule_mistake_is_reported_at_once() -> None:
+    document = with_rules(
+        {"name": "a", "regex": "(", "category": "sales"},
+        {"name": "a", "keywords": ["x"], "secretary": "nima"},
+        {"name": "b", "priority": "soon"},
+    )
+    document["tenants"][1]["rules"] = [{"name": "c", "numbers": ["+1"], "skill": "travel"}]
+    problems = problems_of(document)
+    assert [problem.split(":")[0] for problem in problems] == [
+        "tenants[0].rules[0].regex",
+        "tenants[0].rules[1].name",
+        "tenants[0].rules[1].secretary",
+        "tenants[0].rules[2].priority",
+        "tenants[0].rules[2]",
+        "tenants[1].rules[0].numbers[0]",
+    ]
+
+
+def test_rules_parse_in_file_order_with_senders_lowercased() -> None:
+    acme = validate_config(with_rules(*ACME_RULES)).tenants[0]
+    assert [rule.name for rule in acme.rules] == [
+        "invoices to accounting",
+        "orders",
+        "supplier",
+        "landlord",
+    ]
+    invoices, orders, supplier, landlord = acme.rules
+    assert (invoices.keywords, invoices.category, invoices.secretary) == (
+        ("invoice", "فاکتور"),
+        "accounting",
+        "reza",
+    )
+    assert (orders.regex, orders.priority, orders.stop) == (
+        r"(?i)\border\s*#?\d{4,}",
+        Priority.HIGH,
+        False,
+    )
+    assert invoices.stop and supplier.stop
+    assert supplier.senders == ("billing@supplier.example",)
+    assert landlord.numbers == ("+12125550188",) and landlord.priority is Priority.URGENT
+    assert validate_config(minimal()).tenants[0].rules == ()
+
+
+def test_settings_hold_the_rules_and_read_back_equal() -> None:
+    acme = validate_config(with_rules(*ACME_RULES)).tenants[0]
+    settings = acme.settings()
+    assert settings["rules"][1] == {
+        "name": "orders",
+        "regex": r"(?i)\border\s*#?\d{4,}",
+        "priority": "high",
+        "stop": False,
+    }
+    assert settings["rules"][2] == {
+        "name": "supplier",
+        "senders": ["billing@supplier.example"],
+        "skill": "accounting",
+    }
+    stored = json.loads(json.dumps(settings))
+    again = tenant_from_stored(
+        id=acme.id,
+        name=acme.name,
+        language=acme.language,
+        timezone=acme.timezone,
+        settings=stored,
+        phone_numbers=list(acme.phone_numbers),
+        email_addresses=list(acme.email_addresses),
+        secretaries=list(acme.secretaries),
+        backups=list(acme.backups),
+    )
+    assert again == acme
+    assert again.rules[1].priority is Priority.HIGH
+
+
+def test_render_then_parse_keeps_every_rule_in_order() -> None:
+    config = validate_config(with_rules(*ACME_RULES))
+    text = render_config(config)
+    assert (
+        '[[tenants.rules]]\nname = "invoices to accounting"\nkeywords = ["invoice", "فاکتور"]'
+        in text
+    )
+    assert "stop = false" in text and "stop = true" not in text
+    again = parse_config(text)
+    assert diff_configs(config, again) == []
+    assert again.tenants == config.tenants
+
+
+def test_diff_names_rule_changes() -> None:
+    old = validate_config(with_rules(*ACME_RULES))
+    reordered = validate_config(with_rules(ACME_RULES[1], ACME_RULES[0], *ACME_RULES[2:]))
+    assert [str(change) for change in diff_configs(old, reordered)] == [
+        "tenant changed: acme-dental (rules)"
+    ]
+    assert diff_configs(old, validate_config(with_rules(*ACME_RULES))) == []
+
+
+def test_rules_apply_export_and_apply_again_change_nothing(
+    repo: Repository, tmp_path: Path
+) -> None:
+    apply_config_path(repo.engine, write(tmp_path, minimal()))
+    document = with_rules(*ACME_RULES)
+    result = apply_config_path(repo.engine, write(tmp_path, document))
+    assert result.changes == ["tenant changed: acme-dental (rules)"]
+    stored = {row.id: row.settings for row in table_rows(repo.engine, tenants)}
+    assert [rule["name"] for rule in stored["acme-dental"]["rules"]] == [
+        r["name"] for r in ACME_RULES
+    ]
+    assert stored["pars-dental"]["rules"] == []
+    loaded = load_current_config(repo.engine)
+    assert loaded.tenants[0].rules == validate_config(document).tenants[0].rules
+    exported = tmp_path / "exported.toml"
+    exported.write_text(export_config_toml(repo.engine), encoding="utf-8")
+    again = apply_config_path(repo.engine, exported)
+    assert (again.changes, again.summary) == ([], "no changes")
+    removed = apply_config_path(repo.engine, write(tmp_path, minimal()))
+    assert removed.changes == ["tenant changed: acme-dental (rules)"]
+    assert load_current_config(repo.engine).tenants[0].rules == ()
+
+
+def test_settings_stored_before_rules_existed_read_as_no_rules(
+    repo: Repository, tmp_path: Path
+) -> None:
+    path = write(tmp_path, minimal())
+    apply_config_path(repo.engine, path)
+    with repo.engine.begin() as connection:
+        for row in connection.execute(select(tenants.c.id, tenants.c.settings)).all():
+            old = {k: v for k, v in row.settings.items() if k != "rules"}
+            connection.execute(tenants.update().where(tenants.c.id == row.id).values(settings=old))
+    assert load_current_config(repo.engine).tenants[0].rules == ()
+    assert apply_config_path(repo.engine, path).changes == []
 
 
 # -- applying to a real database (SQLite and PostgreSQL) ------------------------------

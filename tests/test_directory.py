@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from tests.conftest import REPO_ROOT
 from tests.test_config import example_document, minimal, without
+from triage.classify.rules import apply_rules
 from triage.config import load_config, validate_config
 from triage.directory import (
     AfterHours,
@@ -23,7 +24,7 @@ from triage.directory import (
     build_directory,
 )
 from triage.errors import ConfigError, SchemaNotReady
-from triage.models import Role
+from triage.models import Priority, Role
 from triage.store.config_store import apply_config, apply_config_path
 from triage.store.db import make_engine
 from triage.store.directory_store import config_version, load_directory
@@ -164,6 +165,33 @@ def test_a_tenant_without_hours_is_always_open_in_its_own_time_zone() -> None:
     assert pars.hours.is_open(datetime(2026, 11, 27, 3, 0, tzinfo=TEHRAN))  # a Friday night
     assert (pars.voice, pars.ivr, pars.vip_numbers) == (VoiceSettings(), None, frozenset())
     assert pars.greeting is None and pars.greeting_in("en") is None
+    assert pars.rules == ()
+
+
+def test_profiles_carry_the_tenants_rules_in_file_order() -> None:
+    tenants = example_directory().tenants
+    pars, hudson = tenants["pars-dental"], tenants["hudson-law"]
+    assert [rule.name for rule in pars.rules] == ["درد و اورژانس", "بیمه و صورتحساب", "lab results"]
+    assert [rule.name for rule in hudson.rules] == [
+        "court deadlines",
+        "invoices to accounting",
+        "opposing counsel calls",
+    ]
+    assert tenants["caspian-travel"].rules == ()
+    # The rules in the snapshot are ready to run: an urgent, billing voicemail in Persian
+    # typed with Arabic ي and ك gets the first rule's priority and the second's category.
+    outcome = apply_rules(pars.rules, text="درد شديد دارم، سوال بيمه هم داشتم", subject="")
+    assert (outcome.priority, outcome.category, outcome.secretary) == (
+        Priority.URGENT,
+        "accounting",
+        "reza",
+    )
+    assert outcome.hits == (
+        'rule "درد و اورژانس": keyword "درد شدید"',
+        'rule "بیمه و صورتحساب": keyword "بیمه"',
+    )
+    call = apply_rules(hudson.rules, text="Call me back.", subject="", sender="+12125550177")
+    assert (call.priority, call.skill) == (Priority.HIGH, "message")
 
 
 # -- loaded from the database, with its version (SQLite and PostgreSQL) ------------------
@@ -182,6 +210,7 @@ def test_the_loaded_directory_is_the_one_built_from_the_file(repo: Repository) -
     loaded = load_directory(repo.engine)
     assert loaded == example_directory(version)
     assert loaded.tenants["alborz-home"].ivr is not None
+    assert len(loaded.tenants["pars-dental"].rules) == 3
 
 
 def test_the_version_changes_with_every_real_change_and_only_then(

@@ -23,7 +23,7 @@ RULE_ACTIONS = ("category", "priority", "skill", "secretary")
 def keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
     """One pattern finding any of `keywords` as whole words in normalize()d text.
 
-    Longer keywords come first, so "late invoice" wins over "invoice" where both fit.
+    Longer keywords come first, so "invoice copy" wins over "invoice" where both start.
     """
     forms = sorted({form for keyword in keywords if (form := normalize(keyword))}, key=len)
     if not forms:
