@@ -125,10 +125,21 @@ def repo(database_url: str) -> Iterator[Repository]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A category model trained once for the session (a few seconds), for workers to load."""
+    from triage.classify.model import save, train, training_files
+
+    directory = tmp_path_factory.mktemp("models")
+    save(train(training_files()), directory)
+    return directory
+
+
 @pytest.fixture
-def env(database_url: str, redis_url: str) -> dict[str, str]:
+def env(database_url: str, redis_url: str, model_dir: Path) -> dict[str, str]:
     """A complete environment for Monshi's processes, on throwaway services."""
     return {
+        "MONSHI_MODEL_DIR": str(model_dir),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "MONSHI_SECRET_KEY": "test-secret-key",

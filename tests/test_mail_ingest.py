@@ -162,10 +162,14 @@ def test_plain_mail_becomes_a_routed_item_through_a_real_worker(
     assert mail["message_id"] == "m1@customer.example"
     assert mail["from"] == {"name": "Leila Karimi", "address": CUSTOMER}
     assert (mail["kind"], mail["mail_id"]) == ("ordinary", ids[0])
+    # Triage read it once queued: the same pool, now with a category and its reasons.
     assert [(e.kind, e.actor) for e in repo.events(item.id)] == [
         ("received", "imap:ingest"),
         ("queued", "worker:ingest"),
+        ("triaged", "worker:triage"),
     ]
+    assert item.category == "scheduling"
+    assert item.triage is not None and item.triage["language"] == "en"
 
 
 def test_plus_tag_names_the_tenant(repo: Repository, worker: Any) -> None:
@@ -280,7 +284,7 @@ def test_same_raw_message_fetched_twice_is_a_duplicate(repo: Repository, worker:
         "acme-dental",
     )
     assert repo.count_items() == 1
-    assert [e.kind for e in repo.events(first.item_id)] == ["received", "queued"]
+    assert [e.kind for e in repo.events(first.item_id)] == ["received", "queued", "triaged"]
 
 
 def test_reused_message_id_with_another_body_makes_two_items(repo: Repository, worker: Any) -> None:
@@ -320,7 +324,7 @@ def test_reply_by_in_reply_to_attaches_to_the_open_item(repo: Repository, worker
     assert [m["message_id"] for m in messages] == ["m1@customer.example", "m2@customer.example"]
     assert "Friday morning" in messages[1]["text"]
     events = repo.events(item.id)
-    assert [e.kind for e in events] == ["received", "queued", "reply"]
+    assert [e.kind for e in events] == ["received", "queued", "triaged", "reply"]
     assert events[-1].data["message_id"] == "m2@customer.example"
     with repo.engine.connect() as connection:
         known = set(
@@ -352,7 +356,7 @@ def test_reply_to_a_completed_item_opens_a_new_linked_item(repo: Repository, wor
     item = repo.get_item(second.item_id)
     assert item.status is ItemStatus.QUEUED
     assert item.payload["previous_item"] == first.item_id
-    assert [e.kind for e in repo.events(item.id)] == ["received", "follows", "queued"]
+    assert [e.kind for e in repo.events(item.id)] == ["received", "follows", "queued", "triaged"]
 
 
 def test_reply_threads_only_within_its_tenant(repo: Repository, worker: Any) -> None:

@@ -85,7 +85,8 @@ async def test_sms_is_stored_routed_claimed_and_completed(
     kinds = [(event.kind, event.actor) for event in store.events(1)]
     assert kinds == [
         ("received", "twilio:sms"),
-        ("queued", "worker:ingest"),
+        ("triaged", "worker:triage"),
+        ("queued", "worker:triage"),
         ("claimed", "secretary:sara"),
         ("completed", "secretary:sara"),
     ]

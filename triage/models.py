@@ -81,6 +81,8 @@ LANGUAGES = ("fa", "en")
 # The pool of items no tenant claims (an SMS to an unknown number, mail to an unknown
 # address): supervisors work it.
 UNMATCHED_POOL = "unmatched"
+# Where spam waits: kept and reviewable by supervisors, never in a secretary's queue.
+SPAM_POOL = "spam"
 
 
 def tenant_pool(tenant_id: str) -> str:
@@ -121,6 +123,10 @@ class WorkItem:
     claimed_at: datetime | None = None
     completed_at: datetime | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    needs_review: bool = False
+    spam: bool = False
+    confidence: float | None = None
+    triage: dict[str, Any] | None = None
 
     @property
     def unmatched(self) -> bool:

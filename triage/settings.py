@@ -51,6 +51,8 @@ class Settings:
     # Where the web process keeps call events it could not hand to Redis (Redis down);
     # they are replayed when Redis is back.
     spool_dir: str = "var/spool"
+    # Versioned category models (`monshi model train` writes there; workers read the newest).
+    model_dir: str = "var/models"
     # The agency inbox, when one is configured (IMAP_URL or IMAP_HOST).
     imap: ImapSettings | None = None
     mail_max_bytes: int = DEFAULT_MAIL_MAX_BYTES
@@ -94,6 +96,7 @@ class Settings:
             smtp_url=get("SMTP_URL"),
             log_level=get("MONSHI_LOG_LEVEL").upper() or "INFO",
             spool_dir=get("MONSHI_SPOOL_DIR") or "var/spool",
+            model_dir=get("MONSHI_MODEL_DIR") or "var/models",
             imap=ImapSettings.from_env(source),
             mail_max_bytes=_positive_int(source, "MAIL_MAX_BYTES", DEFAULT_MAIL_MAX_BYTES),
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import redis
 
+from triage.classify.registry import ModelRegistry
 from triage.store.repository import Repository
 from workers.dispatch import Dispatcher
 
@@ -20,6 +21,8 @@ class WorkerContext:
     repository: Repository
     redis: redis.Redis
     dispatcher: Dispatcher
+    # The category model; without one, triage cannot guess and asks for review.
+    models: ModelRegistry | None = None
 
 
 _current: WorkerContext | None = None

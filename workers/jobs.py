@@ -9,30 +9,24 @@ from __future__ import annotations
 import logging
 
 from triage.errors import NotFound
-from triage.routing import pool_for
 from workers.context import current
+from workers.triage import triage_and_queue
 
 log = logging.getLogger(__name__)
 
 
 def ingest_item(item_id: int) -> str | None:
-    """Route a stored item into its pool (v0: its tenant's pool, or unmatched).
+    """Triage a stored item (language, category, priority, spam, entities) and queue it.
 
-    Idempotent: a retried or duplicated job finds the item routed already and does nothing.
-    Returns the pool, or None when there was nothing to do.
+    Idempotent: an item already claimed or done is left alone; one queued before (its
+    voicemail transcript came later) is read again in place. Returns the pool, or None
+    when there was nothing to do.
     """
-    repository = current().repository
     try:
-        item = repository.get_item(item_id)
+        return triage_and_queue(current(), item_id)
     except NotFound:
         log.info("ingest: item %s no longer exists; nothing to route", item_id)
         return None
-    pool = pool_for(item.tenant_id)
-    if not repository.route_item(item_id, pool, actor="worker:ingest"):
-        log.info("ingest: item %s was routed already", item_id)
-        return None
-    log.info("ingest: item %s queued in %s", item_id, pool)
-    return pool
 
 
 def noop() -> None:

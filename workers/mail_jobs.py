@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import redis
@@ -46,11 +46,13 @@ from triage.mail_threading import (
 )
 from triage.store.mail_items import (
     InboundMail,
+    IngestOutcome,
     MailDirectory,
     MailStore,
     PendingMail,
 )
 from workers.context import ContextMissing, current
+from workers.triage import triage_and_queue
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +82,20 @@ def ingest_mail_batch(mail_ids: list[int]) -> dict[str, int]:
     Idempotent: rows no longer `stored` are skipped, so a batch enqueued or run twice does
     nothing the second time. New ordinary items are routed here, in this process.
     """
-    return ingest_stored_mail(MailStore(current().repository), mail_ids)
+    ctx = current()
+    return ingest_stored_mail(
+        MailStore(ctx.repository),
+        mail_ids,
+        on_created=lambda item_id: triage_and_queue(ctx, item_id),
+    )
 
 
 def ingest_stored_mail(
-    store: MailStore, mail_ids: Sequence[int], *, parse: Parse = parse_message
+    store: MailStore,
+    mail_ids: Sequence[int],
+    *,
+    parse: Parse = parse_message,
+    on_created: Callable[[int], object] | None = None,
 ) -> dict[str, int]:
     """Ingest each still-stored message of `mail_ids`, one transaction each.
 
@@ -94,25 +105,35 @@ def ingest_stored_mail(
     """
     counts: dict[str, int] = {}
     directory: MailDirectory | None = None
+    created: list[int] = []
     with store.batch():
         for mail_id in store.pending_ids(mail_ids):
             if directory is None:  # read once per run, and only when there is work
                 directory = store.directory()
-            outcome = _try(store, directory, mail_id, parse)
+            outcome = _try(store, directory, mail_id, parse, created)
             counts[outcome] = counts.get(outcome, 0) + 1
+    # Triage reads the new items after the batch's connection is done with them.
+    for item_id in created if on_created is not None else ():
+        on_created(item_id)  # type: ignore[misc]
     if counts:
         log.info("mail ingest: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return counts
 
 
-def _try(store: MailStore, directory: MailDirectory, mail_id: int, parse: Parse) -> str:
+def _try(
+    store: MailStore,
+    directory: MailDirectory,
+    mail_id: int,
+    parse: Parse,
+    created: list[int],
+) -> str:
     """Try one message until it is done or quarantined; system faults propagate."""
     while True:
         pending = store.begin_attempt(mail_id)
         if pending is None:
             return _final_status(store, mail_id)
         try:
-            return _ingest_one(store, directory, pending, parse)
+            return _ingest_one(store, directory, pending, parse, created)
         except SYSTEM_FAULTS:
             raise
         except Exception as error:
@@ -138,7 +159,11 @@ def _final_status(store: MailStore, mail_id: int) -> str:
 
 
 def _ingest_one(
-    store: MailStore, directory: MailDirectory, pending: PendingMail, parse: Parse
+    store: MailStore,
+    directory: MailDirectory,
+    pending: PendingMail,
+    parse: Parse,
+    created: list[int],
 ) -> str:
     # The connector applies the configured size cap: it fetched the whole message when it
     # was under it, else only its header (`size` then says how big it really is). So parse
@@ -156,6 +181,12 @@ def _ingest_one(
         directory.tenant_ids,
     )
     result = store.ingest(inbound_mail(pending, parsed, match, directory))
+    if (
+        result.outcome is IngestOutcome.CREATED
+        and result.item_id is not None
+        and not (parsed.kind is not MailKind.ORDINARY)
+    ):
+        created.append(result.item_id)
     log.info(
         "mail %s: %s item %s (tenant %s)",
         pending.id,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 import redis
 from rq import Queue, SimpleWorker
 
+from triage.classify.registry import ModelRegistry
 from triage.constants import WORKER_QUEUES
 from triage.settings import Settings
 from triage.store.db import make_engine
@@ -39,6 +41,7 @@ def build_context(settings: Settings) -> context.WorkerContext:
         repository=Repository(make_engine(settings.database_url)),
         redis=connection,
         dispatcher=Dispatcher(connection),
+        models=ModelRegistry(Path(settings.model_dir)),
     )
 
 

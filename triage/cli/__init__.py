@@ -42,4 +42,4 @@ def main() -> None:
 
 
 # Each module registers its commands on `cli` when imported.
-from triage.cli import config, db, imap, model, run, serve, simulate, user  # noqa: E402, F401
+from triage.cli import classify, config, db, imap, model, run, serve, simulate, user  # noqa: E402, F401

@@ -8,7 +8,7 @@ from typing import Final
 import click
 
 from triage.classify import model as category_model
-from triage.cli import cli
+from triage.cli import cli, load_settings
 
 DEFAULT_MODEL_DIR: Final = Path("var") / "models"
 
@@ -35,12 +35,24 @@ def model() -> None:
     show_default=True,
     help="where the versioned model file is written",
 )
-def model_train(data_dir: Path, out_dir: Path) -> None:
-    """Train a model from DATA's train_*.jsonl, save it to OUT, print its version and scores."""
+@click.option(
+    "--corrections/--no-corrections",
+    default=True,
+    show_default=True,
+    help="also learn from secretaries' corrections stored at DATABASE_URL (when it is set)",
+)
+def model_train(data_dir: Path, out_dir: Path, corrections: bool) -> None:
+    """Train a model from DATA's train_*.jsonl (and stored corrections), save it to OUT.
+
+    Prints its version and scores. Running workers pick the new file up by themselves.
+    """
     paths = category_model.training_files(data_dir)
     if not paths:
         raise click.ClickException(f"no train_*.jsonl in {data_dir}")
-    trained = category_model.train(paths)
+    extra = _stored_corrections() if corrections else []
+    if extra:
+        click.echo(f"learning from {len(extra)} stored correction(s)")
+    trained = category_model.train(paths, extra)
     saved = category_model.save(trained, out_dir)
     metadata = trained.metadata
     click.echo(f"model {trained.version}")
@@ -59,6 +71,30 @@ def model_train(data_dir: Path, out_dir: Path) -> None:
                 f"held-out macro-F1 {report.language}: {report.macro_f1:.3f} "
                 f"({sum(report.support)} examples)"
             )
+
+
+def _stored_corrections() -> list[category_model.Example]:
+    """Secretaries' corrections from the database at DATABASE_URL, if there is one."""
+    import os
+
+    from triage.models import Category
+    from triage.store.db import make_engine
+    from triage.store.repository import Repository
+    from triage.store.triage_records import corrections
+
+    if not os.environ.get("DATABASE_URL", "").strip():
+        return []
+    settings = load_settings(required=("DATABASE_URL",))
+    engine = make_engine(settings.database_url)
+    try:
+        rows = corrections(Repository(engine))
+    finally:
+        engine.dispose()
+    return [
+        category_model.Example(text, Category(category), language or "", "correction")
+        for text, category, language in rows
+        if text.strip()
+    ]
 
 
 @model.command("evaluate")

@@ -104,6 +104,7 @@ def run(host: str, port: int, config_path: Path | None, demo: bool, var_dir: Pat
         except SettingsError as error:
             raise click.ClickException(str(error)) from error
         tokens = prepare_database(settings.database_url, config_path, demo)
+        ensure_model(Path(local.env["MONSHI_MODEL_DIR"]))
 
         specs: list[ChildSpec] = []
         if local.redis_dir is not None:
@@ -136,6 +137,10 @@ def local_environment(
         env["DATABASE_URL"] = f"sqlite:///{var_dir / 'monshi.db'}"
     if not env.get("MONSHI_PUBLIC_URL", "").strip():
         env["MONSHI_PUBLIC_URL"] = local_url(host, port)
+    if not env.get("MONSHI_MODEL_DIR", "").strip():
+        env["MONSHI_MODEL_DIR"] = str(var_dir / "models")
+    if not env.get("MONSHI_SPOOL_DIR", "").strip():
+        env["MONSHI_SPOOL_DIR"] = str(var_dir / "spool")
 
     missing = [name for name in GENERATED_SECRETS if not env.get(name, "").strip()]
     if missing:
@@ -258,6 +263,16 @@ def prepare_database(
         return issue_demo_tokens(engine) if demo else []
     finally:
         engine.dispose()
+
+
+def ensure_model(directory: Path) -> None:
+    """Train the category model on a first run, before workers need it (a few seconds)."""
+    from triage.classify.model import newest_compatible
+    from triage.classify.registry import ModelRegistry
+
+    if newest_compatible(directory) is None:
+        click.echo(f"training the category model into {directory} (first run) ...", err=True)
+    ModelRegistry(directory).current()
 
 
 def apply_config(engine: Engine, path: Path) -> None:

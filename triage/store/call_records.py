@@ -176,7 +176,7 @@ def _transcription(repository: Repository, item_id: int, event: CallEvent) -> bo
     data = event.data
     text = str(data.get("text", "")).strip()
     values = {"body": text} if text else {}
-    _change(
+    changed = _change(
         repository,
         item_id,
         "transcribed",
@@ -184,7 +184,8 @@ def _transcription(repository: Repository, item_id: int, event: CallEvent) -> bo
         call_updates={"transcript": {"sid": data.get("sid"), "status": data.get("status")}},
         values=values,
     )
-    return False
+    # The words arrive after the voicemail was queued: triage reads the item again.
+    return changed and bool(text)
 
 
 def _ended(repository: Repository, item_id: int, event: CallEvent) -> bool:

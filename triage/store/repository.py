@@ -462,6 +462,10 @@ def _item(row: Row[Any]) -> WorkItem:
         claimed_at=row.claimed_at,
         completed_at=row.completed_at,
         payload=dict(row.payload),
+        needs_review=bool(row.needs_review),
+        spam=bool(row.spam),
+        confidence=row.confidence,
+        triage=dict(row.triage) if row.triage else None,
     )
 
 

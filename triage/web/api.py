@@ -10,7 +10,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from triage.errors import Forbidden, InvalidTransition, NotFound
-from triage.models import Secretary, WorkItem
+from triage.models import SPAM_POOL, Category, Priority, Secretary, WorkItem
+from triage.routing import pool_for
+from triage.store.triage_records import reclassify_item
 from triage.web.state import REPOSITORY
 
 API_PREFIX = "/api/v1/"
@@ -60,6 +62,10 @@ def item_json(item: WorkItem) -> dict[str, Any]:
         "body": item.body,
         "language": item.language,
         "category": item.category,
+        "needs_review": item.needs_review,
+        "spam": item.spam,
+        "confidence": item.confidence,
+        "triage": item.triage,
         "held_by": item.held_by,
         "outcome": item.outcome,
         "notes": item.notes,
@@ -135,7 +141,51 @@ async def complete(request: web.Request) -> web.Response:
     return web.json_response(item_json(item))
 
 
+async def reclassify(request: web.Request) -> web.Response:
+    """POST /api/v1/items/{id}/reclassify with {"category": ..., "priority"?: ...}.
+
+    The correction is kept: `monshi model train` learns from it.
+    """
+    item_id = _item_id(request)
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        return error_response(400, "bad_request", "the body must be JSON")
+    categories = [category.value for category in Category]
+    category = body.get("category") if isinstance(body, dict) else None
+    if category not in categories:
+        return error_response(400, "bad_request", f"category: one of {', '.join(categories)}")
+    raw_priority = body.get("priority")
+    priorities = [priority.value for priority in Priority]
+    if raw_priority is not None and raw_priority not in priorities:
+        return error_response(400, "bad_request", f"priority: one of {', '.join(priorities)}")
+    repository = request.app[REPOSITORY]
+
+    def correct() -> WorkItem:
+        item = repository.get_item(item_id)
+        return reclassify_item(
+            repository,
+            item_id,
+            request[SECRETARY],
+            category,
+            Priority(raw_priority) if raw_priority else None,
+            spam_pool=SPAM_POOL,
+            tenant_pool=pool_for(item.tenant_id),
+        )
+
+    try:
+        item = await asyncio.to_thread(correct)
+    except NotFound as error:
+        return error_response(404, "not_found", str(error))
+    except Forbidden as error:
+        return error_response(403, "forbidden", str(error))
+    except InvalidTransition as error:
+        return error_response(409, "conflict", str(error))
+    return web.json_response(item_json(item))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/queue/claim", claim)
     app.router.add_get("/api/v1/items/{item_id}", get_item)
     app.router.add_post("/api/v1/items/{item_id}/complete", complete)
+    app.router.add_post("/api/v1/items/{item_id}/reclassify", reclassify)

@@ -111,6 +111,44 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/items/{item_id}/reclassify": {
+            "post": {
+                "operationId": "reclassifyItem",
+                "summary": "Correct an item's category (and priority); kept to retrain the model.",
+                "parameters": [_ITEM_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["category"],
+                                "properties": {
+                                    "category": {
+                                        "enum": [
+                                            "scheduling",
+                                            "travel",
+                                            "accounting",
+                                            "documents",
+                                            "social_media",
+                                            "sales",
+                                            "support",
+                                            "message",
+                                            "spam",
+                                        ]
+                                    },
+                                    "priority": {"enum": ["urgent", "high", "normal", "low"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ITEM, "the item, reclassified"),
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
         "/me/presence": {
             "get": {
                 "operationId": "getMyPresence",
@@ -242,6 +280,10 @@ DOCUMENT: dict[str, Any] = {
                     "body": {"type": "string"},
                     "language": {"type": ["string", "null"]},
                     "category": {"type": ["string", "null"]},
+                    "needs_review": {"type": "boolean"},
+                    "spam": {"type": "boolean"},
+                    "confidence": {"type": ["number", "null"]},
+                    "triage": {"type": ["object", "null"]},
                     "held_by": {"type": ["string", "null"]},
                     "outcome": {"type": ["string", "null"]},
                     "notes": {"type": ["string", "null"]},

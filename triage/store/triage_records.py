@@ -1,0 +1,177 @@
+"""Storing what triage decided about an item, and secretaries' corrections of it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from triage.errors import Forbidden, InvalidTransition, NotFound
+from triage.models import ItemStatus, Priority, Secretary, WorkItem
+from triage.routing import may_see_item
+from triage.store.repository import Repository, _add_event, _assigned_tenants, _item
+from triage.store.tables import classification_corrections, work_items
+
+OPEN = (ItemStatus.RECEIVED.value, ItemStatus.QUEUED.value)
+
+
+def apply_triage(
+    repository: Repository,
+    item_id: int,
+    *,
+    result: Mapping[str, Any],
+    pool: str,
+    actor: str = "worker:triage",
+) -> bool:
+    """Store a triage result on an item that is still waiting, and queue it in `pool`.
+
+    An item already claimed or done is left alone (a secretary has it); an item queued
+    before (a transcript arrived after its voicemail) is re-read in place and moves only
+    when it turned out to be spam. Priority never drops below what the edge set (a VIP
+    call), except for spam. Returns False when nothing was changed.
+    """
+    now = repository.clock()
+    with repository.engine.begin() as connection:
+        statement = select(work_items).where(work_items.c.id == item_id)
+        if connection.dialect.name == "postgresql":
+            statement = statement.with_for_update()
+        row = connection.execute(statement).one_or_none()
+        if row is None:
+            raise NotFound(f"no item {item_id}")
+        if row.status not in OPEN:
+            return False
+        priority = Priority(result["priority"]).rank
+        if not result["spam"]:
+            priority = min(priority, row.priority_rank)
+        values: dict[str, Any] = {
+            "triage": dict(result),
+            "category": result["category"],
+            "language": result["language"],
+            "confidence": result["confidence"],
+            "needs_review": result["needs_review"],
+            "spam": result["spam"],
+            "priority_rank": priority,
+            "updated_at": now,
+        }
+        queued = row.status == ItemStatus.RECEIVED.value or row.pool != pool
+        if queued:
+            values.update(status=ItemStatus.QUEUED.value, pool=pool, queued_at=now)
+        connection.execute(update(work_items).where(work_items.c.id == item_id).values(**values))
+        _add_event(
+            connection,
+            item_id,
+            now,
+            actor,
+            "triaged",
+            {
+                key: result[key]
+                for key in ("category", "confidence", "priority", "spam", "needs_review", "reasons")
+            },
+        )
+        if queued:
+            _add_event(connection, item_id, now, actor, "queued", {"pool": pool})
+    return True
+
+
+def reclassify_item(
+    repository: Repository,
+    item_id: int,
+    secretary: Secretary,
+    category: str,
+    priority: Priority | None = None,
+    *,
+    spam_pool: str,
+    tenant_pool: str | None,
+) -> WorkItem:
+    """A secretary's correction: the item takes her category (and priority) and the
+    correction is kept as training data for the next model."""
+    now = repository.clock()
+    with repository.engine.begin() as connection:
+        statement = select(work_items).where(work_items.c.id == item_id)
+        if connection.dialect.name == "postgresql":
+            statement = statement.with_for_update()
+        row = connection.execute(statement).one_or_none()
+        if row is None:
+            raise NotFound(f"no item {item_id}")
+        if not may_see_item(
+            secretary.role, _assigned_tenants(connection, secretary.id), row.tenant_id
+        ):
+            raise Forbidden(f"item {item_id} is not in {secretary.id}'s tenants")
+        if row.status == ItemStatus.COMPLETED.value:
+            raise InvalidTransition(f"item {item_id} is completed")
+        triage_json = dict(row.triage or {})
+        connection.execute(
+            classification_corrections.insert().values(
+                item_id=item_id,
+                secretary_id=secretary.id,
+                at=now,
+                text=f"{row.subject}\n{row.body}".strip(),
+                language=row.language,
+                old_category=row.category,
+                new_category=category,
+                model_version=triage_json.get("model_version"),
+            )
+        )
+        spam = category == "spam"
+        values: dict[str, Any] = {
+            "category": category,
+            "needs_review": False,
+            "spam": spam,
+            "updated_at": now,
+        }
+        if priority is not None:
+            values["priority_rank"] = priority.rank
+        if row.status == ItemStatus.QUEUED.value:
+            target = spam_pool if spam else tenant_pool
+            if target and target != row.pool:
+                values["pool"] = target
+        connection.execute(update(work_items).where(work_items.c.id == item_id).values(**values))
+        _add_event(
+            connection,
+            item_id,
+            now,
+            f"secretary:{secretary.id}",
+            "reclassified",
+            {
+                "from": row.category,
+                "to": category,
+                "priority": priority.value if priority else None,
+            },
+        )
+        updated = connection.execute(select(work_items).where(work_items.c.id == item_id)).one()
+    return _item(updated)
+
+
+def corrections(repository: Repository) -> list[tuple[str, str, str | None]]:
+    """Every correction as (text, category, language), newest last: extra training data."""
+    with repository.engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                classification_corrections.c.text,
+                classification_corrections.c.new_category,
+                classification_corrections.c.language,
+            ).order_by(classification_corrections.c.id)
+        ).all()
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def recent_contact(
+    repository: Repository, tenant_id: str, sender: str, since: datetime, before_id: int
+) -> bool:
+    """Whether the same sender reached the same client since `since`, before this item."""
+    if not sender:
+        return False
+    with repository.engine.connect() as connection:
+        count = connection.scalar(
+            select(func.count())
+            .select_from(work_items)
+            .where(
+                work_items.c.tenant_id == tenant_id,
+                work_items.c.sender == sender,
+                work_items.c.created_at >= since,
+                work_items.c.id < before_id,
+            )
+        )
+    return bool(count)

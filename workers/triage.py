@@ -1,0 +1,100 @@
+"""Triage of one stored item in the worker: read it, decide, store the result, queue it.
+
+Thin on purpose: it gathers plain values (the item, its client's rules and time zone, the
+current model) and hands them to triage.classify.pipeline; the store applies the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from triage.classify.pipeline import TriageInput, TriageResult, triage
+from triage.directory import Directory, TenantProfile
+from triage.models import SPAM_POOL, ItemStatus, WorkItem
+from triage.routing import pool_for
+from triage.store.directory_store import config_version, load_directory
+from triage.store.repository import Repository
+from triage.store.triage_records import apply_triage, recent_contact
+from triage.voice import REPEAT_WINDOW_SECONDS
+from workers.context import WorkerContext
+
+log = logging.getLogger(__name__)
+
+_directories: dict[int, Directory] = {}
+
+
+def directory_for(repository: Repository) -> Directory:
+    """The agency as stored now; reloaded only when the config version moved."""
+    key = id(repository.engine)
+    cached = _directories.get(key)
+    version = config_version(repository.engine)
+    if cached is None or cached.version != version:
+        cached = _directories[key] = load_directory(repository.engine)
+    return cached
+
+
+def default_region(tenant: TenantProfile | None) -> str:
+    """Where a bare phone number in the text is most likely from."""
+    if tenant is not None and (tenant.language == "fa" or tenant.timezone == "Asia/Tehran"):
+        return "IR"
+    return "US"
+
+
+def read_item(ctx: WorkerContext, item: WorkItem) -> TriageResult:
+    """Triage one item with its client's rules, time zone and VIP list."""
+    repository = ctx.repository
+    tenant = directory_for(repository).tenants.get(item.tenant_id or "")
+    call = item.payload.get("call", {}) if isinstance(item.payload, dict) else {}
+    tags = call.get("tags", []) if isinstance(call, dict) else []
+    recording = call.get("recording", {}) if isinstance(call, dict) else {}
+    now = repository.clock()
+    repeat = "repeat" in tags or (
+        tenant is not None
+        and recent_contact(
+            repository,
+            tenant.id,
+            item.sender,
+            since=now - timedelta(seconds=REPEAT_WINDOW_SECONDS),
+            before_id=item.id,
+        )
+    )
+    vip = "vip" in tags or (tenant is not None and item.sender in tenant.vip_numbers)
+    model = ctx.models.current() if ctx.models is not None else None
+    return triage(
+        TriageInput(
+            text=item.body,
+            channel=item.channel,
+            subject=item.subject if item.subject not in ("Call", "Missed call") else "",
+            sender=item.sender,
+            vip=vip,
+            repeat=repeat,
+            recording_seconds=recording.get("duration") if isinstance(recording, dict) else None,
+        ),
+        model=model,
+        rules=tenant.rules if tenant is not None else (),
+        now=now,
+        timezone=tenant.timezone if tenant is not None else "UTC",
+        default_region=default_region(tenant),
+    )
+
+
+def triage_and_queue(ctx: WorkerContext, item_id: int) -> str | None:
+    """Triage a waiting item and queue it (spam apart); the pool, or None if not waiting."""
+    item = ctx.repository.get_item(item_id)
+    if item.status not in (ItemStatus.RECEIVED, ItemStatus.QUEUED):
+        return None
+    result = read_item(ctx, item)
+    pool = SPAM_POOL if result.spam else pool_for(item.tenant_id)
+    if not apply_triage(ctx.repository, item_id, result=result.to_json(), pool=pool):
+        return None
+    log.info(
+        "item %s: %s, %s%s%s -> %s",
+        item_id,
+        result.category or "uncategorized",
+        result.priority.value,
+        ", spam" if result.spam else "",
+        ", needs review" if result.needs_review else "",
+        pool,
+    )
+    return pool
