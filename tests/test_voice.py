@@ -26,7 +26,16 @@ from tests.voice_support import (
 from triage.models import Channel, ItemStatus, Priority
 from triage.presence import PresenceStatus
 from triage.settings import Settings
-from triage.web.state import ASYNC_REDIS, CALLS, CLOCK, DISPATCHER, PRESENCE, REPOSITORY, SPOOL
+from triage.web.state import (
+    ASYNC_REDIS,
+    CALLS,
+    CLOCK,
+    DISPATCHER,
+    MODELS,
+    PRESENCE,
+    REPOSITORY,
+    SPOOL,
+)
 from workers.call_persister import CallPersister
 from workers.main import run_worker
 
@@ -369,3 +378,22 @@ async def test_after_hours_rings_the_on_call_secretary(rig: Rig) -> None:
     answer = await rig.twilio.incoming(call, CASPIAN)  # 07:00 in Toronto: closed
     assert dialled(answer) == "david"
     assert rig.status_of("emily") is PresenceStatus.AVAILABLE
+
+
+async def test_ivr_speech_is_read_by_the_category_model_once_loaded(rig: Rig) -> None:
+    """The keyword rules would say accounting ("refund"); the model hears a complaint."""
+    registry = rig.app[MODELS]
+    assert registry is not None and registry.load_existing() is not None
+    rig.available("sara", "emily")
+    rig.clock.now = WEDNESDAY_NOON_UTC.replace(hour=15)  # Caspian Travel is open
+    call = new_sid()
+    await rig.twilio.incoming(call, CASPIAN)
+    speech = {"SpeechResult": "I never got my refund back", "Confidence": "0.9"}
+    routed = await rig.twilio.post(
+        "/twilio/voice/gather", {**rig.twilio.call_params(call, CASPIAN), **speech}
+    )
+    assert dialled(routed) == "emily"  # the one with the support skill
+    await rig.persist()
+    item = rig.item(call)
+    assert item.category == "support"
+    assert "support" in item.payload["call"]["ivr"]["reason"]

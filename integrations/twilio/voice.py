@@ -37,7 +37,7 @@ from triage.voice import (
     prompt,
     whisper_text,
 )
-from triage.web.state import CALLS, CLOCK, DIRECTORY, PRESENCE, SPOOL
+from triage.web.state import CALLS, CLOCK, DIRECTORY, MODELS, PRESENCE, SPOOL
 
 log = logging.getLogger(__name__)
 
@@ -384,6 +384,26 @@ def call_step(
     return decorate
 
 
+async def _skill_from_speech(request: web.Request, speech: str) -> tuple[str, str]:
+    """The skill a caller's words ask for: the category model when this process has one
+    and it is sure, else the keyword rules. ("", "") when neither can tell."""
+    models = request.app[MODELS]
+    model = models.loaded if models is not None else None
+    if model is not None:
+        (prediction,) = await asyncio.to_thread(model.predict, [speech])
+        category = prediction.category.value
+        if not prediction.needs_review and category != "spam":
+            words = ", ".join(name for name, _ in prediction.top_features[:2])
+            return (
+                category,
+                f"said {words or speech[:30]!r} ({category} {prediction.confidence:.2f})",
+            )
+    match = match_category(speech)
+    if match is not None:
+        return match.category, f'said "{match.keyword}"'
+    return "", ""
+
+
 @call_step(lambda request, form: "gather")
 async def gathered(
     request: web.Request, flow: CallFlow, form: Form, state: CallState, tenant: TenantProfile | None
@@ -402,9 +422,7 @@ async def gathered(
             f"digit {digits[:1]}",
         )
     elif speech:
-        match = match_category(speech)
-        if match is not None:
-            skill, reason = match.category, f'said "{match.keyword}"'
+        skill, reason = await _skill_from_speech(request, speech)
     state = state.evolve(skill=skill, language=language, reason=reason)
     ivr_event = _event(
         state,

@@ -35,6 +35,17 @@ class ModelRegistry:
         self._model: TrainedModel | None = None
         self._checked_at = float("-inf")
 
+    @property
+    def loaded(self) -> TrainedModel | None:
+        """The model loaded so far, without touching the disk (for event-loop code)."""
+        return self._model
+
+    def load_existing(self) -> TrainedModel | None:
+        """Load the newest model on disk, if any, without ever training one."""
+        if newest_compatible(self.directory) is None:
+            return None
+        return self.current()
+
     def current(self) -> TrainedModel:
         """The model to use now (trained and saved first when the directory has none)."""
         now = self.clock()

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from integrations.twilio import sms, voice
 from integrations.twilio.signature import twilio_signature_middleware
+from triage.classify.registry import ModelRegistry
 from triage.settings import Settings
 from triage.store.calls import CallStore
 from triage.store.db import make_engine
@@ -30,6 +31,7 @@ from triage.web.state import (
     CLOCK,
     DIRECTORY,
     DISPATCHER,
+    MODELS,
     PRESENCE,
     REDIS,
     REPOSITORY,
@@ -59,6 +61,7 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     app[SETTINGS] = settings
     app[CLOCK] = _utcnow
     app[SPOOL] = Spool(Path(settings.spool_dir))
+    app[MODELS] = ModelRegistry(Path(settings.model_dir))
     app.cleanup_ctx.append(_connections)
     if background:
         app.cleanup_ctx.append(_background_tasks)
@@ -103,9 +106,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+async def _load_models(registry: ModelRegistry | None, stop: asyncio.Event) -> None:
+    """Keep the newest trained model loaded for IVR speech; the web never trains one."""
+    while registry is not None and not stop.is_set():
+        try:
+            await asyncio.to_thread(registry.load_existing)
+        except (OSError, ValueError) as error:
+            log.warning("category model not loaded: %s", error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), registry.check_every)
+
+
 async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     tasks = [
+        asyncio.create_task(_load_models(app[MODELS], stop), name="model-loader"),
         asyncio.create_task(app[DIRECTORY].run(stop), name="directory-refresh"),
         asyncio.create_task(app[SPOOL].run(app[CALLS], stop), name="spool-replay"),
     ]

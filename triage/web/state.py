@@ -9,6 +9,7 @@ import redis
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from triage.classify.registry import ModelRegistry
 from triage.settings import Settings
 from triage.store.calls import CallStore
 from triage.store.presence import Presence
@@ -28,3 +29,5 @@ DIRECTORY = web.AppKey("directory", DirectoryCache)
 SPOOL = web.AppKey("spool", Spool)
 # The wall clock the voice path reads (business hours); tests replace it.
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+# The category model for IVR speech, loaded in the background (None until loaded).
+MODELS: web.AppKey[ModelRegistry | None] = web.AppKey("models")
