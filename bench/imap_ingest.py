@@ -25,6 +25,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,7 @@ AGENCY = REPO / "examples" / "agency.toml"
 CORPUS = REPO.parent / "shared" / "corpus" / "mime"
 PG_ADMIN_URL = os.environ.get("MONSHI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 APPEND_CHUNK = 500
+MONSHI = (sys.executable, "-m", "triage")
 
 EN_SUBJECTS = (
     "Appointment for next Tuesday",
@@ -213,7 +215,12 @@ def reader_engine(url: str) -> Engine:
 
 
 def progress(reader: Engine) -> tuple[int, int, int]:
-    """(rows stored in all, rows still waiting for ingest, email items not yet routed)."""
+    """(rows stored in all, rows still waiting for ingest, email items not yet routed).
+
+    An item is routed once triage has read it and it waits in its pool: status `queued`
+    with a triage result (ingest creates ordinary items queued, then triage reads them).
+    Machine mail is recorded completed and needs no routing.
+    """
     with reader.connect() as connection:
         total = connection.scalar(select(func.count()).select_from(mail_messages)) or 0
         waiting = (
@@ -228,7 +235,11 @@ def progress(reader: Engine) -> tuple[int, int, int]:
             connection.scalar(
                 select(func.count())
                 .select_from(work_items)
-                .where(work_items.c.channel == "email", work_items.c.status == "received")
+                .where(
+                    work_items.c.channel == "email",
+                    (work_items.c.status == "received")
+                    | ((work_items.c.status == "queued") & work_items.c.triage.is_(None)),
+                )
             )
             or 0
         )
@@ -258,7 +269,7 @@ def outcomes(reader: Engine) -> dict[str, int]:
 def spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log_file:
         return subprocess.Popen(
-            [sys.executable, "-m", "triage", *argv],
+            [*MONSHI, *argv],
             env=env,
             cwd=REPO,
             stdout=log_file,
@@ -267,6 +278,8 @@ def spawn(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Po
 
 
 def run(args: argparse.Namespace) -> None:
+    # SIGTERM unwinds like Ctrl-C, so the servers, processes and database are cleaned up.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit("terminated"))
     print(f"generating {args.messages} messages ...", flush=True)
     messages = realistic_messages(args.messages)
     size = sum(map(len, messages))
@@ -321,8 +334,17 @@ def measure_monshi(
         "MONSHI_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
         "IMAP_BATCH": str(args.batch),
+        "MONSHI_MODEL_DIR": str(workdir / "models"),
         **server.env(),
     }
+    # Train the category model first, as `monshi run` does, so no worker trains it mid-run.
+    subprocess.run(
+        [*MONSHI, "model", "train", "--no-corrections", "--out", env["MONSHI_MODEL_DIR"]],
+        env=env,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     connection = redis.Redis.from_url(redis_url)
     reader = reader_engine(database_url)
     workers = [spawn(["worker"], env, workdir / f"worker-{n}.log") for n in range(args.workers)]
@@ -346,6 +368,9 @@ def measure_monshi(
                 break
             if now - started > args.timeout:
                 raise RuntimeError(f"not done after {args.timeout} s: {progress(reader)}")
+            ended = [p.args for p in (*workers, imap) if p.poll() is not None]
+            if ended:
+                raise RuntimeError(f"{ended} exited; see the logs in {workdir}")
             time.sleep(0.05)
         processes = {"imap": imap, **{f"worker {n}": w for n, w in enumerate(workers)}}
         return {
