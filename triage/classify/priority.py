@@ -73,6 +73,74 @@ _EMERGENCY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("آمبولانس", (r"امبولانس",)),
     ("بیهوش", (r"بیهوش(?: شده| شد)?",)),
     ("تصادف", (r"تصادف (?:کرده|کردم|کرد|شده)",)),
+    # Dangers to a home or an office, and bodies in trouble, as callers describe them.
+    ("fire", (r"fire(?! (?:sale|them|him|her|me|you))", r"on fire", r"smoke alarm", r"smoke")),
+    ("gas", (r"gas leak", r"(?:smell|smells|smelling) (?:of )?gas", r"carbon monoxide")),
+    (
+        "flooding",
+        (r"flood(?:ed|ing)?", r"burst pipe", r"pipe (?:burst|broke)", r"water everywhere"),
+    ),
+    ("break-in", (r"break[- ]in", r"broken into", r"burglar(?:y|s)?", r"robbed", r"robbery")),
+    ("evacuate", (r"evacuat(?:e|ed|ing|ion)",)),
+    (
+        "collapse",
+        (
+            r"collapsed",
+            r"fainted",
+            r"seizure",
+            r"stroke",
+            r"heart attack",
+            r"overdose",
+            r"allergic reaction",
+            r"broken (?:arm|leg|bone|wrist|ankle|jaw|tooth)",
+            r"knocked out",
+        ),
+    ),
+    ("police", (r"police", r"call(?:ed|ing)? the cops")),
+    ("آتش", (r"اتش ?سوزی", r"اتیش", r"اتش گرفت(?:ه)?", r"دود")),
+    ("گاز", (r"بوی گاز", r"نشت گاز", r"نشتی گاز", r"گازگرفتگی", r"گاز گرفتگی")),
+    ("آب گرفتگی", (r"اب ?گرفتگی", r"لوله (?:ترکیده|ترکید|شکسته)", r"سیل")),
+    ("سرقت", (r"سرقت", r"دزد(?:ی)? (?:اومده|امده|زده)", r"دزد زده")),
+    ("پلیس", (r"پلیس", r"۱۱۰", r"110")),
+    (
+        "حال بد",
+        (
+            r"غش (?:کرده|کرد)",
+            r"از حال رفت(?:ه)?",
+            r"تشنج",
+            r"سکته",
+            r"حمله قلبی",
+            r"مسمومیت",
+            r"شکستگی",
+            r"خون(?:ش|م)? بند نمی ?(?:اد|اید)",
+            r"قند(?:م|ش)? (?:خیلی )?(?:افتاده|پایین اومده|پایینه)",
+        ),
+    ),
+)
+
+# A deadline that ends today, however it is put ("the form closes at 5 today", «مهلتش
+# امروز تموم میشه»): the entity extractor needs a clock time, these do not.
+_DEADLINE_TODAY: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "deadline today",
+        (
+            r"(?:before|by|until|till|no later than|due|deadline|closes?|closing|ends?|expires?)"
+            r"\b[^.!?\n]{0,40}\btoday",
+            r"today\b[^.!?\n]{0,20}\b(?:deadline|last day|cut-?off)",
+            r"end of (?:the )?(?:business )?day",
+            r"eod",
+            r"(?:by|before) tonight",
+        ),
+    ),
+    (
+        "مهلت امروز",
+        (
+            r"(?:تا|قبل از|مهلت|حداکثر|اخرین مهلت)[^.!?\n]{0,40}امروز",
+            r"امروز[^.!?\n]{0,30}(?:تموم|تمام|مهلت|اخرین روز)",
+            r"تا اخر وقت",
+            r"تا (?:عصر|ظهر|شب)(?!\w)",
+        ),
+    ),
 )
 
 # A cue right after these (within a couple of softening words) is denied: "not urgent",
@@ -97,8 +165,10 @@ def _compile(
     )
 
 
-_CUES = _compile(_EMERGENCY, Priority.URGENT, "emergency word") + _compile(
-    _URGENCY, Priority.HIGH, "urgency word"
+_CUES = (
+    _compile(_EMERGENCY, Priority.URGENT, "emergency word")
+    + _compile(_DEADLINE_TODAY, Priority.HIGH, "deadline")
+    + _compile(_URGENCY, Priority.HIGH, "urgency word")
 )
 
 
@@ -182,13 +252,17 @@ def assess_priority(
         raise_to(Priority.URGENT, "VIP sender")
     if repeat:
         raise_to(Priority.HIGH, "repeat contact within 30 min")
+    zone = ZoneInfo(timezone) if timezone else now.tzinfo
+    assert zone is not None
+    # A deadline the entity extractor dated says more than the words "today" and "by".
+    dated_deadline = any(entity.extra.get("deadline") == "true" for entity in entities)
     for where, source in (("", text), (" in subject", subject)):
         if source:
             for cue in _word_cues(normalize(source)):
+                if cue.kind == "deadline" and dated_deadline:
+                    continue
                 raise_to(cue.priority, f'{cue.kind} "{cue.label}"{where}')
 
-    zone = ZoneInfo(timezone) if timezone else now.tzinfo
-    assert zone is not None
     for entity in entities:
         if entity.extra.get("deadline") != "true":
             continue
