@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -248,3 +248,26 @@ def test_date_only_deadline_ends_at_midnight_in_the_tenant_zone() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         assess_priority("x", vip=False, repeat=False, entities=[], now=datetime(2026, 11, 27))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("There is smoke coming out of the server room", Priority.URGENT),
+        ("I can smell gas in the waiting room", Priority.URGENT),
+        ("A pipe burst upstairs and the office is flooding", Priority.URGENT),
+        ("Our shop was broken into last night", Priority.URGENT),
+        ("بوی گاز توی آشپزخونه میاد", Priority.URGENT),
+        ("لوله ترکیده و همه جا آب گرفته", Priority.URGENT),
+        ("پدرم از حال رفته، چیکار کنیم", Priority.URGENT),
+        ("The tax form is due today, can you file it?", Priority.HIGH),
+        ("مهلت ثبت‌نام امروز تموم میشه", Priority.HIGH),
+        ("Please file it by Friday, no rush", Priority.NORMAL),
+        ("We loved the fireplace in the lobby", Priority.NORMAL),
+    ],
+)
+def test_general_emergencies_and_same_day_deadlines(text: str, expected: Priority) -> None:
+    decision = assess_priority(
+        text, vip=False, repeat=False, entities=[], now=datetime(2026, 11, 25, 10, tzinfo=UTC)
+    )
+    assert decision.priority is expected, decision.reasons
