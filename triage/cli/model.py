@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import click
 
-from triage.classify import model as category_model
 from triage.cli import cli, load_settings
+
+if TYPE_CHECKING:
+    from triage.classify import model as category_model
+
+# scikit-learn is imported only by the commands that use it, so that every other `monshi`
+# process (web, worker start-up, imap) does not pay its memory.
+DATA_DIR: Final = Path(__file__).resolve().parent.parent / "classify" / "data"
 
 DEFAULT_MODEL_DIR: Final = Path("var") / "models"
 
@@ -23,7 +29,7 @@ def model() -> None:
     "--data",
     "data_dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=category_model.DATA_DIR,
+    default=DATA_DIR,
     show_default="the package's data",
     help="directory with train_*.jsonl (and heldout_*.jsonl, scored after training)",
 )
@@ -46,6 +52,8 @@ def model_train(data_dir: Path, out_dir: Path, corrections: bool) -> None:
 
     Prints its version and scores. Running workers pick the new file up by themselves.
     """
+    from triage.classify import model as category_model
+
     paths = category_model.training_files(data_dir)
     if not paths:
         raise click.ClickException(f"no train_*.jsonl in {data_dir}")
@@ -77,6 +85,7 @@ def _stored_corrections() -> list[category_model.Example]:
     """Secretaries' corrections from the database at DATABASE_URL, if there is one."""
     import os
 
+    from triage.classify import model as category_model
     from triage.models import Category
     from triage.store.db import make_engine
     from triage.store.repository import Repository
@@ -108,6 +117,8 @@ def _stored_corrections() -> list[category_model.Example]:
 )
 def model_evaluate(file: Path, model_path: Path | None) -> None:
     """Per-class precision, recall, F1, macro-F1 and confusion matrix of FILE, per language."""
+    from triage.classify import model as category_model
+
     location = model_path or DEFAULT_MODEL_DIR
     if location.is_file():
         trained = category_model.load(location)
