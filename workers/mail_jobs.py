@@ -113,8 +113,9 @@ def ingest_stored_mail(
             outcome = _try(store, directory, mail_id, parse, created)
             counts[outcome] = counts.get(outcome, 0) + 1
     # Triage reads the new items after the batch's connection is done with them.
-    for item_id in created if on_created is not None else ():
-        on_created(item_id)  # type: ignore[misc]
+    if on_created is not None:
+        for item_id in created:
+            on_created(item_id)
     if counts:
         log.info("mail ingest: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return counts
@@ -181,11 +182,8 @@ def _ingest_one(
         directory.tenant_ids,
     )
     result = store.ingest(inbound_mail(pending, parsed, match, directory))
-    if (
-        result.outcome is IngestOutcome.CREATED
-        and result.item_id is not None
-        and not (parsed.kind is not MailKind.ORDINARY)
-    ):
+    # Machine mail is recorded as FILTERED, so a created item is ordinary mail.
+    if result.outcome is IngestOutcome.CREATED and result.item_id is not None:
         created.append(result.item_id)
     log.info(
         "mail %s: %s item %s (tenant %s)",

@@ -7,6 +7,7 @@ current model) and hands them to triage.classify.pipeline; the store applies the
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from triage.classify.pipeline import TriageInput, TriageResult, triage
@@ -21,17 +22,27 @@ from workers.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
-_directories: dict[int, Directory] = {}
+# How long a worker trusts its snapshot of the agency before asking for the config version
+# again: one query per item would be the costliest part of triaging a mail backfill.
+DIRECTORY_CHECK_SECONDS = 2.0
+
+# Per database URL: (snapshot, when its version was last checked).
+_directories: dict[str, tuple[Directory, float]] = {}
 
 
 def directory_for(repository: Repository) -> Directory:
-    """The agency as stored now; reloaded only when the config version moved."""
-    key = id(repository.engine)
+    """The agency as stored; reloaded when the config version moved (checked every 2 s)."""
+    key = repository.engine.url.render_as_string(hide_password=False)
+    now = time.monotonic()
     cached = _directories.get(key)
+    if cached is not None and now - cached[1] < DIRECTORY_CHECK_SECONDS:
+        return cached[0]
     version = config_version(repository.engine)
-    if cached is None or cached.version != version:
-        cached = _directories[key] = load_directory(repository.engine)
-    return cached
+    directory = cached[0] if cached is not None and cached[0].version == version else None
+    if directory is None:
+        directory = load_directory(repository.engine)
+    _directories[key] = (directory, now)
+    return directory
 
 
 def default_region(tenant: TenantProfile | None) -> str:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from triage.classify.normalize import to_ascii_digits
-from triage.classify.when import find_dates
+from triage.classify.when import PERSIAN_NUMBER_WORDS, find_dates
 
 EntityKind = Literal["phone", "datetime", "date", "time", "money", "email", "reference"]
 
@@ -68,17 +68,7 @@ _FA_SCALE = {
 }
 _SCALE = r"(?:هزار|میلیون|ملیون|میلیارد|thousand|million|billion|k|m)"
 _WORD_NUMBERS = {
-    "یک": 1,
-    "یه": 1,
-    "دو": 2,
-    "سه": 3,
-    "چهار": 4,
-    "پنج": 5,
-    "شش": 6,
-    "هفت": 7,
-    "هشت": 8,
-    "نه": 9,
-    "ده": 10,
+    **PERSIAN_NUMBER_WORDS,
     "صد": 100,
     "دویست": 200,
     "سیصد": 300,

@@ -51,6 +51,21 @@ _EN_TIME = re.compile(
     r")",
     re.IGNORECASE,
 )
+# One to ten in Persian words; entities.py extends it for amounts.
+PERSIAN_NUMBER_WORDS = {
+    "یک": 1,
+    "یه": 1,
+    "دو": 2,
+    "سه": 3,
+    "چهار": 4,
+    "پنج": 5,
+    "شش": 6,
+    "هفت": 7,
+    "هشت": 8,
+    "نه": 9,
+    "ده": 10,
+}
+
 _NUMBER_WORDS = {
     "a": 1,
     "an": 1,
@@ -69,17 +84,7 @@ _NUMBER_WORDS = {
     "twenty": 20,
     "thirty": 30,
     "forty-five": 45,
-    "یک": 1,
-    "یه": 1,
-    "دو": 2,
-    "سه": 3,
-    "چهار": 4,
-    "پنج": 5,
-    "شش": 6,
-    "هفت": 7,
-    "هشت": 8,
-    "نه": 9,
-    "ده": 10,
+    **PERSIAN_NUMBER_WORDS,
     "بیست": 20,
     "سی": 30,
 }
