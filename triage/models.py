@@ -127,6 +127,14 @@ class WorkItem:
     spam: bool = False
     confidence: float | None = None
     triage: dict[str, Any] | None = None
+    required_skill: str | None = None
+    pinned_to: str | None = None
+    due_at: datetime | None = None
+    backup_at: datetime | None = None
+    escalation: int = 0
+    first_response_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+    snoozed_until: datetime | None = None
 
     @property
     def unmatched(self) -> bool:

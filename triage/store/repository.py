@@ -466,6 +466,14 @@ def _item(row: Row[Any]) -> WorkItem:
         spam=bool(row.spam),
         confidence=row.confidence,
         triage=dict(row.triage) if row.triage else None,
+        required_skill=row.required_skill,
+        pinned_to=row.pinned_to,
+        due_at=row.due_at,
+        backup_at=row.backup_at,
+        escalation=row.escalation,
+        first_response_at=row.first_response_at,
+        lease_expires_at=row.lease_expires_at,
+        snoozed_until=row.snoozed_until,
     )
 
 

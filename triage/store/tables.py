@@ -143,6 +143,23 @@ work_items = Table(
     Column("queued_at", DateTime(), nullable=True),
     Column("claimed_at", DateTime(), nullable=True),
     Column("completed_at", DateTime(), nullable=True),
+    # Routing (issue 6). The skill a secretary needs for the item (category, IVR choice or
+    # a tenant rule); the one secretary it is pinned to (a thread she handled, a transfer).
+    Column("required_skill", String(32), nullable=True),
+    Column(
+        "pinned_to", String(64), ForeignKey("secretaries.id", ondelete="SET NULL"), nullable=True
+    ),
+    # SLA: when the first response is due (tenant business hours), when the tenant's backup
+    # secretaries may take it, how far it has escalated (0 none, 1 warned and raised, 2
+    # breached: open to backups, 3 second breach: supervisors), when it was first answered.
+    Column("due_at", DateTime(), nullable=True),
+    Column("backup_at", DateTime(), nullable=True),
+    Column("escalation", Integer, nullable=False, default=0, server_default="0"),
+    Column("first_response_at", DateTime(), nullable=True),
+    # A claim holds until its lease expires (renewed by heartbeats); a snoozed item waits
+    # out of every queue until then.
+    Column("lease_expires_at", DateTime(), nullable=True),
+    Column("snoozed_until", DateTime(), nullable=True),
     UniqueConstraint("channel", "external_id", name="uq_work_items_channel_external_id"),
     CheckConstraint("status IN ('received', 'queued', 'claimed', 'completed')", name="status"),
     CheckConstraint("channel IN ('sms', 'call', 'email')", name="channel"),
@@ -153,9 +170,12 @@ Index(
     work_items.c.status,
     work_items.c.pool,
     work_items.c.priority_rank,
+    work_items.c.due_at,
     work_items.c.created_at,
 )
 Index("ix_work_items_held_by", work_items.c.held_by, work_items.c.status)
+# The lease sweep: claimed items whose lease ran out.
+Index("ix_work_items_lease", work_items.c.status, work_items.c.lease_expires_at)
 
 item_events = Table(
     "item_events",
