@@ -1352,7 +1352,21 @@ def test_example_applies_and_applying_it_again_changes_nothing(repo: Repository)
     assert {row.key: row.value for row in table_rows(repo.engine, agency)} == {
         "name": "Monshi Virtual Secretaries",
         "inbox": "inbox@monshi-agency.example",
+        "sla": {
+            "urgent": 15,
+            "high": 60,
+            "normal": 240,
+            "low": 480,
+            "warn_at": 0.75,
+            "backup_delay": 30,
+            "alert_number": "+989121000000",
+        },
         "version": 1,
+    }
+    assert stored["pars-dental"].settings["sla"] == {
+        "urgent": 10,
+        "normal": 120,
+        "alert_number": "+989351234567",
     }
 
     before = snapshot(repo.engine)

@@ -39,6 +39,7 @@ from triage.config_fields import (
     tenant_languages,
 )
 from triage.config_rules import rules_from_settings, rules_settings, tenant_rules
+from triage.config_sla import sla_from_settings, sla_settings, sla_table
 from triage.config_voice import (
     hours_from_settings,
     hours_settings,
@@ -57,6 +58,7 @@ from triage.models import Category, Role
 
 TOP_LEVEL_KEYS = ("agency", "tenants", "secretaries")
 AGENCY_KEYS = ("name", "inbox")
+AGENCY_OPTIONAL = ("sla",)
 TENANT_REQUIRED = ("id", "name", "language", "timezone")
 TENANT_OPTIONAL = (
     "phone_numbers",
@@ -72,6 +74,7 @@ TENANT_OPTIONAL = (
     "voice",
     "ivr",
     "rules",
+    "sla",
 )
 SECRETARY_REQUIRED = ("id", "name", "role", "languages", "skills", "capacity", "phone")
 SKILLS = tuple(category.value for category in Category)
@@ -82,6 +85,8 @@ ROLES = tuple(role.value for role in Role)
 class AgencyInfo:
     name: str
     inbox: str  # lowercased; tenants are plus-tags of it: inbox+<tenant id>@domain
+    # [agency.sla]: the SLA keys every tenant starts from (triage/config_sla.py)
+    sla: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,7 @@ class TenantConfig:
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     ivr: IvrSettings | None = None
     rules: tuple[TenantRule, ...] = ()  # [[tenants.rules]], in file order
+    sla: Mapping[str, Any] = field(default_factory=dict)  # [tenants.sla]: the keys given
 
     def settings(self) -> dict[str, Any]:
         """The extra keys as stored in the JSON column tenants.settings (all keys present)."""
@@ -118,6 +124,7 @@ class TenantConfig:
             "voice": voice_settings(self.voice),  # only what differs from the defaults
             "ivr": ivr_settings(self.ivr),
             "rules": rules_settings(self.rules),
+            "sla": sla_settings(self.sla),
         }
 
 
@@ -152,6 +159,7 @@ def tenant_from_stored(
         voice=voice_from_settings(settings.get("voice")),
         ivr=ivr_from_settings(settings.get("ivr")),
         rules=rules_from_settings(settings.get("rules")),
+        sla=sla_from_settings(settings.get("sla")),
     )
 
 
@@ -261,7 +269,7 @@ def _tables(document: Mapping[str, Any], key: str, problems: Problems) -> list[t
 
 
 def _agency(table: Mapping[str, Any], problems: Problems) -> AgencyInfo | None:
-    problems.check_keys(table, "agency", required=AGENCY_KEYS)
+    problems.check_keys(table, "agency", required=AGENCY_KEYS, optional=AGENCY_OPTIONAL)
     name = string_at(table, "agency", "name", problems, max_length=MAX_NAME_LENGTH)
     inbox = string_at(table, "agency", "inbox", problems)
     if inbox is not None and report(problems, "agency.inbox", email_problem(inbox)):
@@ -270,7 +278,8 @@ def _agency(table: Mapping[str, Any], problems: Problems) -> AgencyInfo | None:
     if inbox and "+" in inbox.partition("@")[0]:
         problems.add("agency.inbox", f"{quote(inbox)} must not carry a +tag; tenants get those")
         inbox = None
-    return AgencyInfo(name=name, inbox=inbox) if name and inbox else None
+    sla = sla_table(table, "agency", problems)
+    return AgencyInfo(name=name, inbox=inbox, sla=sla) if name and inbox else None
 
 
 def _tenant(
@@ -304,6 +313,7 @@ def _tenant(
     )
     ivr = tenant_ivr(table, path, language=language, languages=languages, problems=problems)
     rules = tenant_rules(table, path, assigned=[*primaries, *backups], problems=problems)
+    sla = sla_table(table, path, problems)
     if len(problems.messages) > before or not (tenant_id and name and language and timezone):
         return None
     return TenantConfig(
@@ -324,6 +334,7 @@ def _tenant(
         voice=voice,
         ivr=ivr,
         rules=rules,
+        sla=sla,
     )
 
 

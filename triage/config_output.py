@@ -15,11 +15,12 @@ import tomli_w
 
 from triage.config import AgencyConfig, SecretaryConfig, TenantConfig
 from triage.config_rules import rule_fields
+from triage.config_sla import sla_settings
 from triage.config_voice import voice_settings
 from triage.directory import IvrSettings
 from triage.hours import WEEKDAYS, BusinessHours, format_ranges
 
-Field = str | int | Iterable[str] | None  # a value of a rendered key; None: left out
+Field = str | int | float | Iterable[str] | None  # a value of a rendered key; None: left out
 
 HEADER = (
     "# The agency's configuration, written by `monshi config export`.\n"
@@ -41,6 +42,7 @@ _TENANT_FIELDS = (
     "voice",
     "ivr",
     "rules",
+    "sla",
 )
 _SECRETARY_FIELDS = ("name", "role", "languages", "skills", "capacity", "phone")
 
@@ -56,6 +58,8 @@ def render_config(config: AgencyConfig) -> str:
         blocks.append(
             _table("[agency]", {"name": config.agency.name, "inbox": config.agency.inbox})
         )
+        if config.agency.sla:
+            blocks.append(_table("[agency.sla]", sla_settings(config.agency.sla)))
     blocks.extend(_tenant_block(tenant) for tenant in sorted(config.tenants, key=_by_id))
     blocks.extend(
         _table("[[secretaries]]", _secretary_fields(secretary))
@@ -94,6 +98,8 @@ def _tenant_block(tenant: TenantConfig) -> str:
         block += "\n" + _ivr_tables(tenant.ivr)
     for rule in tenant.rules:  # in file order: the first match wins
         block += "\n" + _table("[[tenants.rules]]", rule_fields(rule))
+    if tenant.sla:
+        block += "\n" + _table("[tenants.sla]", sla_settings(tenant.sla))
     return block
 
 
@@ -148,13 +154,13 @@ def _table(header: str, fields: Mapping[str, Field]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _value(value: str | int | Iterable[str]) -> str:
+def _value(value: str | int | float | Iterable[str]) -> str:
     if isinstance(value, str):
         return _string(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, int | float):
+        return repr(value)
     return "[" + ", ".join(_string(item) for item in value) + "]"
 
 
@@ -196,7 +202,9 @@ def diff_configs(old: AgencyConfig, new: AgencyConfig) -> list[Change]:
             changes.append(Change("agency", "set", f"{new.agency.name} <{new.agency.inbox}>"))
         else:
             fields = [
-                f for f in ("name", "inbox") if getattr(old.agency, f) != getattr(new.agency, f)
+                f
+                for f in ("name", "inbox", "sla")
+                if getattr(old.agency, f) != getattr(new.agency, f)
             ]
             changes.append(Change("agency", "changed", ", ".join(fields)))
     changes += _things("tenant", _by_key(old.tenants), _by_key(new.tenants), _TENANT_FIELDS)

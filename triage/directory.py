@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from triage.classify.rules import TenantRule
 from triage.hours import BusinessHours
 from triage.models import Role
+from triage.sla import DEFAULT_SLA, SlaPolicy, resolve_policy
 
 if TYPE_CHECKING:
     # triage.config builds VoiceSettings and IvrSettings, so it imports this module.
@@ -84,6 +85,7 @@ class TenantProfile:
     voice: VoiceSettings
     ivr: IvrSettings | None
     rules: tuple[TenantRule, ...] = ()  # the tenant's triage rules, tried before the model
+    sla: SlaPolicy = DEFAULT_SLA  # its own [tenants.sla] over the agency's over the defaults
 
     def speech_language(self, language: str | None = None) -> str:
         lang = language or self.language
@@ -131,6 +133,7 @@ class Directory:
     secretaries: Mapping[str, SecretaryProfile]
     agency_name: str = ""
     by_number: Mapping[str, str] = field(default_factory=dict)  # E.164 -> tenant id
+    sla: SlaPolicy = DEFAULT_SLA  # [agency.sla] over the defaults: unmatched items' policy
 
     def tenant_for_number(self, number: str) -> TenantProfile | None:
         tenant_id = self.by_number.get(number)
@@ -139,9 +142,10 @@ class Directory:
 
 def build_directory(config: AgencyConfig, version: str) -> Directory:
     """The snapshot of a validated (or stored) config, labelled with its config version."""
+    agency_sla = config.agency.sla if config.agency is not None else {}
     return Directory(
         version=version,
-        tenants={tenant.id: _tenant_profile(tenant) for tenant in config.tenants},
+        tenants={tenant.id: _tenant_profile(tenant, agency_sla) for tenant in config.tenants},
         secretaries={
             secretary.id: _secretary_profile(secretary) for secretary in config.secretaries
         },
@@ -149,10 +153,11 @@ def build_directory(config: AgencyConfig, version: str) -> Directory:
         by_number={
             number: tenant.id for tenant in config.tenants for number in tenant.phone_numbers
         },
+        sla=resolve_policy(agency_sla),
     )
 
 
-def _tenant_profile(tenant: TenantConfig) -> TenantProfile:
+def _tenant_profile(tenant: TenantConfig, agency_sla: Mapping[str, object]) -> TenantProfile:
     return TenantProfile(
         id=tenant.id,
         name=tenant.name,
@@ -170,6 +175,7 @@ def _tenant_profile(tenant: TenantConfig) -> TenantProfile:
         voice=tenant.voice,
         ivr=tenant.ivr,
         rules=tenant.rules,
+        sla=resolve_policy(agency_sla, tenant.sla),
     )
 
 

@@ -29,6 +29,7 @@ from triage.config import (
 )
 from triage.config_checks import quote
 from triage.config_output import assignment_kinds, diff_configs, render_config, summarize_changes
+from triage.config_sla import sla_from_settings, sla_settings
 from triage.errors import ConfigError, SchemaNotReady
 from triage.models import UNMATCHED_POOL, ItemStatus, Role, tenant_pool
 from triage.store.tables import (
@@ -123,7 +124,12 @@ def read_config(connection: Connection, *, lock: bool = False) -> AgencyConfig:
     values = {row.key: row.value for row in connection.execute(select(agency))}
     info = None
     if isinstance(values.get("name"), str) and isinstance(values.get("inbox"), str):
-        info = AgencyInfo(name=values["name"], inbox=values["inbox"])
+        sla = values.get("sla")
+        info = AgencyInfo(
+            name=values["name"],
+            inbox=values["inbox"],
+            sla=sla_from_settings(sla),
+        )
     numbers = _grouped(connection, tenant_phone_numbers.c.tenant_id, tenant_phone_numbers.c.number)
     addresses = _grouped(
         connection, tenant_email_addresses.c.tenant_id, tenant_email_addresses.c.address
@@ -245,7 +251,14 @@ def _write(connection: Connection, current: AgencyConfig, new: AgencyConfig) -> 
     for tenant_id in sorted(old_tenants.keys() - new_tenants.keys()):
         _remove_tenant(connection, tenant_id)
     if new.agency is not None and new.agency != current.agency:
-        _sync_agency(connection, {"name": new.agency.name, "inbox": new.agency.inbox})
+        _sync_agency(
+            connection,
+            {
+                "name": new.agency.name,
+                "inbox": new.agency.inbox,
+                "sla": sla_settings(new.agency.sla),
+            },
+        )
 
 
 def _tenant_values(tenant: TenantConfig) -> dict[str, Any]:
@@ -361,7 +374,7 @@ def _remove_tenant(connection: Connection, tenant_id: str) -> None:
     connection.execute(delete(tenants).where(tenants.c.id == tenant_id))
 
 
-def _sync_agency(connection: Connection, values: Mapping[str, str]) -> None:
+def _sync_agency(connection: Connection, values: Mapping[str, Any]) -> None:
     stored = {row.key: row.value for row in connection.execute(select(agency))}
     for key, value in values.items():
         if key not in stored:
