@@ -47,12 +47,13 @@ from triage.mail_threading import (
 from triage.store.mail_items import (
     InboundMail,
     IngestOutcome,
+    IngestResult,
     MailDirectory,
     MailStore,
     PendingMail,
 )
 from workers.context import ContextMissing, current
-from workers.triage import triage_and_queue
+from workers.triage_batch import triage_and_queue_many
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,16 @@ def ingest_mail_batch(mail_ids: list[int]) -> dict[str, int]:
     """RQ job: ingest a batch of stored messages (mail_messages ids); returns outcome counts.
 
     Idempotent: rows no longer `stored` are skipped, so a batch enqueued or run twice does
-    nothing the second time. New ordinary items are routed here, in this process.
+    nothing the second time. New ordinary items are triaged and routed here, in this
+    process, as one batch.
     """
     ctx = current()
     return ingest_stored_mail(
         MailStore(ctx.repository),
         mail_ids,
-        on_created=lambda item_id: triage_and_queue(ctx, item_id),
+        on_created=lambda item_ids: triage_and_queue_many(
+            ctx, item_ids, system_faults=SYSTEM_FAULTS
+        ),
     )
 
 
@@ -95,27 +99,67 @@ def ingest_stored_mail(
     mail_ids: Sequence[int],
     *,
     parse: Parse = parse_message,
-    on_created: Callable[[int], object] | None = None,
+    on_created: Callable[[list[int]], object] | None = None,
 ) -> dict[str, int]:
-    """Ingest each still-stored message of `mail_ids`, one transaction each.
+    """Ingest each still-stored message of `mail_ids`; returns outcome counts.
+
+    Messages never tried are parsed, then ingested together in one transaction
+    (`MailStore.ingest_many`). A message that fails to parse or resolve, and every message
+    of a batch whose transaction failed, goes on one at a time (`_try`: one transaction
+    each, tried again until done or quarantined), as do messages tried before (one of them
+    may have stopped the worker: it must not take the others down with it again).
 
     A new ordinary item is routed in the transaction that creates it (`pool_for`, as the
     `ingest_item` job routes other channels) rather than by an enqueued `ingest_item`: an
     RQ job costs more than the rest of ingest, and one commit leaves no item `received`.
+    `on_created` then gets the ids of the new ordinary items, once per call.
     """
     counts: dict[str, int] = {}
-    directory: MailDirectory | None = None
     created: list[int] = []
+
+    def count(outcome: str) -> None:
+        counts[outcome] = counts.get(outcome, 0) + 1
+
     with store.batch():
-        for mail_id in store.pending_ids(mail_ids):
-            if directory is None:  # read once per run, and only when there is work
-                directory = store.directory()
-            outcome = _try(store, directory, mail_id, parse, created)
-            counts[outcome] = counts.get(outcome, 0) + 1
-    # Triage reads the new items after the batch's connection is done with them.
-    if on_created is not None:
-        for item_id in created:
-            on_created(item_id)
+        pending = store.pending_ids(mail_ids)
+        if pending:
+            directory = store.directory()  # read once per run, and only when there is work
+            fresh = store.begin_attempts(pending)
+            one_by_one: list[tuple[int, PendingMail | None]] = []
+            ready: list[tuple[PendingMail, InboundMail, TenantMatch]] = []
+            for mail in fresh:
+                try:
+                    prepared = _prepare(mail, directory, parse)
+                except SYSTEM_FAULTS:
+                    raise
+                except Exception:  # tried (and its failure recorded) one by one below
+                    one_by_one.append((mail.id, mail))
+                    continue
+                if isinstance(prepared, str):
+                    count(_reject(store, mail, prepared))
+                else:
+                    ready.append((mail, *prepared))
+            try:
+                results = store.ingest_many([inbound for _, inbound, _ in ready])
+            except SYSTEM_FAULTS:
+                raise
+            except Exception as error:
+                log.warning(
+                    "mail batch of %d failed (%s); one message at a time instead",
+                    len(ready),
+                    type(error).__name__,
+                )
+                one_by_one = [(mail.id, mail) for mail, _, _ in ready] + one_by_one
+            else:
+                for (mail, _, match), result in zip(ready, results, strict=True):
+                    count(_settled(mail.id, match, result, created))
+            counted = {mail.id for mail in fresh}
+            one_by_one += [(mail_id, None) for mail_id in pending if mail_id not in counted]
+            for mail_id, first in one_by_one:
+                count(_try(store, directory, mail_id, parse, created, first=first))
+    # Triage reads the new items, all at once, after the batch's connection is done with them.
+    if on_created is not None and created:
+        on_created(created)
     if counts:
         log.info("mail ingest: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return counts
@@ -127,10 +171,17 @@ def _try(
     mail_id: int,
     parse: Parse,
     created: list[int],
+    *,
+    first: PendingMail | None = None,
 ) -> str:
-    """Try one message until it is done or quarantined; system faults propagate."""
+    """Try one message until it is done or quarantined; system faults propagate.
+
+    `first`: the message with its try already counted (by `begin_attempts`).
+    """
+    pending = first
     while True:
-        pending = store.begin_attempt(mail_id)
+        if pending is None:
+            pending = store.begin_attempt(mail_id)
         if pending is None:
             return _final_status(store, mail_id)
         try:
@@ -150,6 +201,7 @@ def _try(
             )
             if quarantined:
                 return "quarantined"
+        pending = None
 
 
 def _final_status(store: MailStore, mail_id: int) -> str:
@@ -159,6 +211,46 @@ def _final_status(store: MailStore, mail_id: int) -> str:
     return status
 
 
+def _prepare(
+    pending: PendingMail, directory: MailDirectory, parse: Parse
+) -> tuple[InboundMail, TenantMatch] | str:
+    """The message as the store takes it, or the reason it cannot become an item."""
+    # The connector applies the configured size cap: it fetched the whole message when it
+    # was under it, else only its header (`size` then says how big it really is). So parse
+    # a whole message whole, and tell the parser a header-only one is over the limit.
+    truncated = pending.size > len(pending.raw)
+    parsed = parse(pending.raw, max_bytes=max(len(pending.raw) - truncated, 1))
+    if parsed.rejected:
+        return parsed.rejected
+    match = resolve_tenant(
+        parsed.recipients_headers,
+        directory.inbox or "",
+        directory.tenant_of_address,
+        directory.tenant_ids,
+    )
+    return inbound_mail(pending, parsed, match, directory), match
+
+
+def _reject(store: MailStore, pending: PendingMail, reason: str) -> str:
+    log.info("mail %s: rejected: %s", pending.id, reason)
+    store.reject(pending.id, reason)
+    return "rejected"
+
+
+def _settled(mail_id: int, match: TenantMatch, result: IngestResult, created: list[int]) -> str:
+    # Machine mail is recorded as FILTERED, so a created item is ordinary mail.
+    if result.outcome is IngestOutcome.CREATED and result.item_id is not None:
+        created.append(result.item_id)
+    log.info(
+        "mail %s: %s item %s (tenant %s)",
+        mail_id,
+        result.outcome.value,
+        result.item_id,
+        match.tenant_id or "unmatched",
+    )
+    return result.outcome.value
+
+
 def _ingest_one(
     store: MailStore,
     directory: MailDirectory,
@@ -166,33 +258,11 @@ def _ingest_one(
     parse: Parse,
     created: list[int],
 ) -> str:
-    # The connector applies the configured size cap: it fetched the whole message when it
-    # was under it, else only its header (`size` then says how big it really is). So parse
-    # a whole message whole, and tell the parser a header-only one is over the limit.
-    truncated = pending.size > len(pending.raw)
-    parsed = parse(pending.raw, max_bytes=max(len(pending.raw) - truncated, 1))
-    if parsed.rejected:
-        log.info("mail %s: rejected: %s", pending.id, parsed.rejected)
-        store.reject(pending.id, parsed.rejected)
-        return "rejected"
-    match = resolve_tenant(
-        parsed.recipients_headers,
-        directory.inbox or "",
-        directory.tenant_of_address,
-        directory.tenant_ids,
-    )
-    result = store.ingest(inbound_mail(pending, parsed, match, directory))
-    # Machine mail is recorded as FILTERED, so a created item is ordinary mail.
-    if result.outcome is IngestOutcome.CREATED and result.item_id is not None:
-        created.append(result.item_id)
-    log.info(
-        "mail %s: %s item %s (tenant %s)",
-        pending.id,
-        result.outcome.value,
-        result.item_id,
-        match.tenant_id or "unmatched",
-    )
-    return result.outcome.value
+    prepared = _prepare(pending, directory, parse)
+    if isinstance(prepared, str):
+        return _reject(store, pending, prepared)
+    inbound, match = prepared
+    return _settled(pending.id, match, store.ingest(inbound), created)
 
 
 def inbound_mail(

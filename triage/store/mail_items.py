@@ -1,9 +1,11 @@
 """Stored mail in, work items out: the database side of mail ingest.
 
-Each message is handled in one transaction: deduplicated, threaded onto its open item or
-made a new item, and its `mail_messages` row marked ingested, duplicate or rejected. Tries
-are counted when they begin, so a message that kills the worker outright is counted as
-well as one that raises; after `max_attempts` it is quarantined for supervisors.
+Each message is deduplicated, threaded onto its open item or made a new item, and its
+`mail_messages` row marked ingested, duplicate or rejected: one transaction per message
+(`ingest`), or one for a whole batch of fresh messages (`ingest_many`: the same decisions
+in the same order, with the batch's reads done in bulk and its writes sent together).
+Tries are counted when they begin, so a message that kills the worker outright is counted
+as well as one that raises; after `max_attempts` it is quarantined for supervisors.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from triage.constants import MAIL_MAX_ATTEMPTS, MAIL_THREAD_WINDOW_DAYS
@@ -29,7 +31,7 @@ from triage.mail_threading import last_mail_at, storable, within_thread_window
 from triage.models import Channel, ItemStatus, Priority
 from triage.routing import pool_for
 from triage.store.config_store import load_current_config
-from triage.store.repository import Repository, _add_event
+from triage.store.repository import Repository
 from triage.store.tables import item_events, item_message_ids, mail_messages, work_items
 
 ACTOR = "imap:ingest"
@@ -103,6 +105,22 @@ class IngestResult:
     item_id: int | None = None
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What `ingest_many` read in bulk before its messages, and the writes it sends after.
+
+    Rows written during the batch are not re-read: the keys, raw digests and mail rows
+    the batch itself settled are kept here, so later messages of the batch see them as
+    they would have seen them committed.
+    """
+
+    locked: dict[int, str]  # mail id -> raw_sha256 of the rows still `stored`, locked
+    items_by_key: dict[str, int]  # dedupe key -> item id, known items and new ones
+    items_by_raw: dict[tuple[str, str | None], int]  # (raw_sha256, tenant) -> item id
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    mail_rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class MailRecord:
     """A stored message as supervisors see it in the quarantine and rejection lists."""
@@ -143,6 +161,7 @@ class MailStore:
         self.max_attempts = max_attempts
         self.thread_window_days = thread_window_days
         self._connection: Connection | None = None
+        self._batch: _Batch | None = None
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[MailStore]:
@@ -271,6 +290,48 @@ class MailStore:
                 )
             return None
 
+    def begin_attempts(self, mail_ids: Sequence[int]) -> list[PendingMail]:
+        """`begin_attempt` of each message of `mail_ids` never tried yet, in one statement.
+
+        Returns those counted, in the order of `mail_ids`. A message tried before (it may
+        have stopped the worker) is left for `begin_attempt`, one at a time, so a batch
+        that died is never counted against every message in it again.
+        """
+        if not mail_ids:
+            return []
+        with self._transaction() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            rows = connection.execute(
+                update(mail_messages)
+                .where(
+                    mail_messages.c.id.in_(list(mail_ids)),
+                    mail_messages.c.status == "stored",
+                    mail_messages.c.attempts == 0,
+                )
+                .values(attempts=mail_messages.c.attempts + 1)
+                .returning(
+                    mail_messages.c.id,
+                    mail_messages.c.mailbox,
+                    mail_messages.c.uid,
+                    mail_messages.c.raw,
+                    mail_messages.c.size,
+                    mail_messages.c.attempts,
+                )
+            ).all()
+        counted = {
+            row.id: PendingMail(
+                id=row.id,
+                mailbox=row.mailbox,
+                uid=row.uid,
+                raw=bytes(row.raw),
+                size=row.size,
+                attempts=row.attempts,
+            )
+            for row in rows
+        }
+        return [counted[mail_id] for mail_id in mail_ids if mail_id in counted]
+
     def record_failure(self, mail_id: int, error: str) -> bool:
         """Record why a try failed; quarantine the message once it has had `max_attempts`.
 
@@ -316,8 +377,6 @@ class MailStore:
         completed item → a new item linked to it; a reply by subject and sender to an open
         item within the window → attached; otherwise a new item.
         """
-        now = self.repository.clock()
-        mail = dataclasses.replace(mail, summary={**mail.summary, "received_at": now.isoformat()})
         with self._transaction() as connection:
             row = connection.execute(
                 _locked(
@@ -329,32 +388,134 @@ class MailStore:
             ).one_or_none()
             if row is None:
                 return IngestResult(IngestOutcome.GONE)
-            existing = _item_with_key(connection, mail.key) or _item_of_same_raw(
-                connection, mail, row.raw_sha256
+            return self._ingest(connection, mail, row.raw_sha256)
+
+    def ingest_many(self, mails: Sequence[InboundMail]) -> list[IngestResult]:
+        """`ingest` of each message in turn, all in one transaction; results in order.
+
+        Decisions are those `ingest` makes message by message (a reply sees an item made
+        earlier in the batch; a copy of a message earlier in the batch is its duplicate).
+        Any error rolls the whole batch back: the caller then goes message by message.
+        """
+        if not mails:
+            return []
+        ids = [mail.mail_id for mail in mails]
+        with self._transaction() as connection:
+            locked = {
+                row.id: row.raw_sha256
+                for row in connection.execute(
+                    _locked(
+                        select(mail_messages.c.id, mail_messages.c.raw_sha256)
+                        .where(mail_messages.c.id.in_(ids), mail_messages.c.status == "stored")
+                        .order_by(mail_messages.c.id),
+                        connection,
+                    )
+                )
+            }
+            self._batch = batch = _Batch(
+                locked=locked,
+                items_by_key=_items_with_keys(connection, [mail.key for mail in mails]),
+                items_by_raw=_items_of_same_raws(connection, set(locked.values())),
             )
-            if existing is not None:
-                return self._duplicate(connection, mail, existing)
-            if mail.kind != ORDINARY:
-                item_id = self._create(connection, mail, now, previous_item=None)
-                if item_id is None:
-                    return self._duplicate(connection, mail, _existing_key(connection, mail.key))
-                return IngestResult(IngestOutcome.FILTERED, item_id)
-            previous_item: int | None = None
-            target = _thread_by_message_ids(connection, mail)
-            if target is None:
-                target = self._thread_by_subject(connection, mail, now)
-            if target is not None:
-                if _has_message(target.payload, mail.key):
-                    return self._duplicate(connection, mail, target.id)
-                if target.status in OPEN_STATUSES and self._attach(
-                    connection, mail, target.id, now
-                ):
-                    return IngestResult(IngestOutcome.ATTACHED, target.id)
-                previous_item = target.id
-            item_id = self._create(connection, mail, now, previous_item=previous_item)
+            try:
+                results = []
+                for mail in mails:
+                    raw_sha256 = locked.get(mail.mail_id)
+                    if raw_sha256 is None:
+                        results.append(IngestResult(IngestOutcome.GONE))
+                        continue
+                    result = self._ingest(connection, mail, raw_sha256)
+                    if result.item_id is not None:
+                        batch.items_by_raw.setdefault((raw_sha256, mail.tenant_id), result.item_id)
+                    results.append(result)
+                if batch.events:
+                    connection.execute(item_events.insert(), batch.events)
+                if batch.mail_rows:
+                    connection.execute(
+                        update(mail_messages)
+                        .where(mail_messages.c.id == bindparam("b_id"))
+                        .values(
+                            status=bindparam("b_status"),
+                            tenant_id=bindparam("b_tenant_id"),
+                            item_id=bindparam("b_item_id"),
+                            error=None,
+                        ),
+                        batch.mail_rows,
+                    )
+            finally:
+                self._batch = None
+        return results
+
+    def _ingest(self, connection: Connection, mail: InboundMail, raw_sha256: str) -> IngestResult:
+        """`ingest` of one message whose row is locked and still `stored`."""
+        now = self.repository.clock()
+        mail = dataclasses.replace(mail, summary={**mail.summary, "received_at": now.isoformat()})
+        existing = self._item_with_key(connection, mail.key) or self._item_of_same_raw(
+            connection, mail, raw_sha256
+        )
+        if existing is not None:
+            return self._duplicate(connection, mail, existing)
+        if mail.kind != ORDINARY:
+            item_id = self._create(connection, mail, now, previous_item=None)
             if item_id is None:
                 return self._duplicate(connection, mail, _existing_key(connection, mail.key))
-            return IngestResult(IngestOutcome.CREATED, item_id)
+            return IngestResult(IngestOutcome.FILTERED, item_id)
+        previous_item: int | None = None
+        target = _thread_by_message_ids(connection, mail)
+        if target is None:
+            target = self._thread_by_subject(connection, mail, now)
+        if target is not None:
+            if _has_message(target.payload, mail.key):
+                return self._duplicate(connection, mail, target.id)
+            if target.status in OPEN_STATUSES and self._attach(connection, mail, target.id, now):
+                return IngestResult(IngestOutcome.ATTACHED, target.id)
+            previous_item = target.id
+        item_id = self._create(connection, mail, now, previous_item=previous_item)
+        if item_id is None:
+            return self._duplicate(connection, mail, _existing_key(connection, mail.key))
+        return IngestResult(IngestOutcome.CREATED, item_id)
+
+    def _item_with_key(self, connection: Connection, key: str) -> int | None:
+        if self._batch is not None:
+            return self._batch.items_by_key.get(key)
+        return _item_with_key(connection, key)
+
+    def _item_of_same_raw(
+        self, connection: Connection, mail: InboundMail, raw_sha256: str
+    ) -> int | None:
+        if self._batch is not None:
+            return self._batch.items_by_raw.get((raw_sha256, mail.tenant_id))
+        return _item_of_same_raw(connection, mail, raw_sha256)
+
+    def _mail_done(
+        self, connection: Connection, mail: InboundMail, status: str, item_id: int
+    ) -> None:
+        """Mark the message's row `status`, with its tenant and item (at the batch's end)."""
+        if self._batch is not None:
+            self._batch.mail_rows.append(
+                {
+                    "b_id": mail.mail_id,
+                    "b_status": status,
+                    "b_tenant_id": mail.tenant_id,
+                    "b_item_id": item_id,
+                }
+            )
+            return
+        _set_mail(
+            connection,
+            mail.mail_id,
+            status=status,
+            tenant_id=mail.tenant_id,
+            item_id=item_id,
+            error=None,
+        )
+
+    def _add_events(self, connection: Connection, events: list[dict[str, Any]]) -> None:
+        """Insert item events (at the batch's end, in a batch)."""
+        if self._batch is not None:
+            self._batch.events.extend(events)
+        else:
+            connection.execute(item_events.insert(), events)
 
     # -- for supervisors -----------------------------------------------------------
 
@@ -449,14 +610,7 @@ class MailStore:
     # -- inside the ingest transaction ---------------------------------------------
 
     def _duplicate(self, connection: Connection, mail: InboundMail, item_id: int) -> IngestResult:
-        _set_mail(
-            connection,
-            mail.mail_id,
-            status="duplicate",
-            tenant_id=mail.tenant_id,
-            item_id=item_id,
-            error=None,
-        )
+        self._mail_done(connection, mail, "duplicate", item_id)
         return IngestResult(IngestOutcome.DUPLICATE, item_id)
 
     def _create(
@@ -516,6 +670,8 @@ class MailStore:
         )
         if item_id is None:
             return None
+        if self._batch is not None:
+            self._batch.items_by_key[mail.key] = item_id
         events: list[tuple[str, str, dict[str, Any]]] = [
             (
                 ACTOR,
@@ -530,8 +686,8 @@ class MailStore:
             _remember_message_ids(connection, mail, item_id)
         else:
             events.append((ACTOR, "filtered", {"kind": mail.kind, "reason": mail.kind_reason}))
-        connection.execute(
-            item_events.insert(),
+        self._add_events(
+            connection,
             [
                 {
                     "item_id": item_id,
@@ -543,14 +699,7 @@ class MailStore:
                 for actor, kind, data in events
             ],
         )
-        _set_mail(
-            connection,
-            mail.mail_id,
-            status="ingested",
-            tenant_id=mail.tenant_id,
-            item_id=item_id,
-            error=None,
-        )
+        self._mail_done(connection, mail, "ingested", item_id)
         return item_id
 
     def _attach(
@@ -572,16 +721,20 @@ class MailStore:
             .where(work_items.c.id == item_id)
             .values(payload=storable(payload), updated_at=now)
         )
-        _add_event(connection, item_id, now, ACTOR, "reply", storable(_without_text(mail)))
-        _remember_message_ids(connection, mail, item_id)
-        _set_mail(
+        self._add_events(
             connection,
-            mail.mail_id,
-            status="ingested",
-            tenant_id=mail.tenant_id,
-            item_id=item_id,
-            error=None,
+            [
+                {
+                    "item_id": item_id,
+                    "at": now,
+                    "actor": ACTOR,
+                    "kind": "reply",
+                    "data": storable(_without_text(mail)),
+                }
+            ],
         )
+        _remember_message_ids(connection, mail, item_id)
+        self._mail_done(connection, mail, "ingested", item_id)
         return True
 
     def _thread_by_subject(
@@ -702,6 +855,42 @@ def _item_with_key(connection: Connection, key: str) -> int | None:
         )
     )
     return item_id
+
+
+def _items_with_keys(connection: Connection, keys: Sequence[str]) -> dict[str, int]:
+    """`_item_with_key` of many keys: {key: item id} of those with an item."""
+    if not keys:
+        return {}
+    rows = connection.execute(
+        select(work_items.c.external_id, work_items.c.id).where(
+            work_items.c.channel == Channel.EMAIL.value,
+            work_items.c.external_id.in_(sorted(set(keys))),
+        )
+    ).all()
+    return {row.external_id: row.id for row in rows}
+
+
+def _items_of_same_raws(
+    connection: Connection, raw_sha256s: set[str]
+) -> dict[tuple[str, str | None], int]:
+    """`_item_of_same_raw` of many digests: {(raw_sha256, tenant): item id}, the item of
+    the lowest row done with those bytes for that tenant (the batch's own rows are all
+    still `stored`, so none of them)."""
+    if not raw_sha256s:
+        return {}
+    rows = connection.execute(
+        select(mail_messages.c.raw_sha256, mail_messages.c.tenant_id, mail_messages.c.item_id)
+        .where(
+            mail_messages.c.raw_sha256.in_(sorted(raw_sha256s)),
+            mail_messages.c.status.in_(("ingested", "duplicate")),
+            mail_messages.c.item_id.is_not(None),
+        )
+        .order_by(mail_messages.c.id)
+    ).all()
+    found: dict[tuple[str, str | None], int] = {}
+    for row in rows:
+        found.setdefault((row.raw_sha256, row.tenant_id), row.item_id)
+    return found
 
 
 def _existing_key(connection: Connection, key: str) -> int:
