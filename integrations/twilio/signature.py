@@ -7,11 +7,15 @@ balancer the host the app sees is not the one Twilio signed.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from multidict import MultiDictProxy
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 log = logging.getLogger(__name__)
@@ -19,6 +23,27 @@ log = logging.getLogger(__name__)
 TWILIO_PREFIX = "/twilio/"
 SIGNATURE_HEADER = "X-Twilio-Signature"
 SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+_DIGESTS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
+
+
+def compute_signature(
+    token: bytes, url: str, params: Mapping[str, Any], algorithm: str
+) -> str | None:
+    """RequestValidator.compute_signature's result at a third of its cost (None: not ours to say).
+
+    Twilio's algorithm: the URL, then every parameter name followed by its value, names
+    sorted and each name's distinct values sorted; sorting the distinct (name, value)
+    pairs is the same order. The HMAC is hmac.digest's one C call. tests/test_twilio_corpus.py
+    checks it against Twilio's own vectors.
+    """
+    digest = _DIGESTS.get(algorithm.upper())
+    if digest is None or not isinstance(params, MultiDictProxy | dict):
+        return None
+    pairs = sorted(set(params.items()))
+    if not all(isinstance(value, str) for _name, value in pairs):
+        return None
+    payload = url + "".join([name + value for name, value in pairs])
+    return base64.b64encode(hmac.digest(token, payload.encode(), digest)).decode()
 
 
 def twilio_signature_middleware(
@@ -26,6 +51,7 @@ def twilio_signature_middleware(
 ) -> Middleware:
     """A middleware that answers 403 to any request under `prefix` not signed with `auth_token`."""
     validator = RequestValidator(auth_token)
+    token = auth_token.encode()
     base = public_url.rstrip("/")
 
     @web.middleware
@@ -37,9 +63,11 @@ def twilio_signature_middleware(
         algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
         url = base + request.raw_path  # as sent: Twilio signs the URL undecoded
         # One HMAC over the exact URL first; the library's validate() also tries the URL
-        # with and without an explicit port (Twilio is not consistent there), at twice the cost.
+        # with and without an explicit port (Twilio is not consistent there), at twice the
+        # cost, and handles what compute_signature leaves to it.
+        expected = compute_signature(token, url, params, algorithm) if signature else None
         if not signature or not (
-            hmac.compare_digest(validator.compute_signature(url, params, algorithm), signature)
+            (expected is not None and hmac.compare_digest(expected, signature))
             or validator.validate(url, params, signature, algorithm=algorithm)
         ):
             log.info(

@@ -15,10 +15,17 @@ def web(host: str, port: int) -> None:
     """Serve Twilio webhooks, the JSON API and health endpoints."""
     from aiohttp import web as aiohttp_web
 
+    from triage.web.access_log import WebhookAccessLogger
     from triage.web.app import create_app
 
     settings = load_settings(required=WEB_REQUIRED)
-    aiohttp_web.run_app(create_app(settings), host=host, port=port, print=None)
+    aiohttp_web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        print=None,
+        access_log_class=WebhookAccessLogger,
+    )
 
 
 @cli.command()

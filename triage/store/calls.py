@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
-
-import redis.asyncio as aioredis
 
 from triage.constants import redis_key
 from triage.store.presence import RESERVE_FUNCTION, RESERVE_SCRIPT, reserved_id
+from triage.store.resp import RespClient
 
 CALL_TTL_SECONDS = 24 * 3600
 CALL_EVENTS_STREAM = redis_key("call-events")
@@ -45,7 +44,9 @@ class CallState:
     after_hours: bool = False
 
     def to_redis(self) -> dict[Any, Any]:
-        values = asdict(self)
+        # getattr over the field names: dataclasses.asdict deep-copies every value,
+        # a third of the cost of saving the state of a call.
+        values = {name: getattr(self, name) for name in _STATE_FIELDS}
         return {
             key: ",".join(value) if isinstance(value, tuple) else str(int(value))
             if isinstance(value, bool) else str(value)
@@ -74,6 +75,9 @@ class CallState:
 
     def evolve(self, **changes: Any) -> CallState:
         return replace(self, **changes)
+
+
+_STATE_FIELDS = tuple(spec.name for spec in fields(CallState))
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +168,12 @@ return 1
 class CallStore:
     """Call state, cached step responses and the call-event stream, over an asyncio Redis.
 
-    Each method is one round trip (a Lua script where several keys change together).
+    Each method is one round trip (a Lua script where several keys change together), on
+    the voice path's own pipelined connection (triage.store.resp: redis-py's asyncio
+    client cost five times the CPU per command).
     """
 
-    def __init__(self, connection: aioredis.Redis, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, connection: RespClient, clock: Callable[[], float] = time.time) -> None:
         self.redis = connection
         self.clock = clock
         self._begin = connection.register_script(_BEGIN)
@@ -182,7 +188,7 @@ class CallStore:
 
     async def cached_response(self, step_keys: Sequence[str]) -> str | None:
         """The TwiML answered already for any of these step keys (a retried webhook)."""
-        values = await self.redis.mget([_response_key(key) for key in step_keys])
+        values = await self.redis.execute("MGET", *[_response_key(key) for key in step_keys])
         return next((_text(value) for value in values if value is not None), None)
 
     async def begin_call(
@@ -213,7 +219,8 @@ class CallStore:
         )
 
     async def load(self, call_sid: str) -> CallState | None:
-        raw = await self.redis.hgetall(_call_key(call_sid))
+        flat = await self.redis.execute("HGETALL", _call_key(call_sid))
+        raw = dict(zip(flat[::2], flat[1::2], strict=True))
         return CallState.from_redis(raw) if raw else None
 
     async def commit(
