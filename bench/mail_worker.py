@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--callees", action="append", default=[], help="a function to break down")
     args = parser.parse_args()
 
     raws = realistic_messages(args.messages)
@@ -107,7 +108,10 @@ def main() -> None:
     print(f"CPU of this process {cpu:.2f} s ({1000 * cpu / n:.2f} ms/message)")
     if profiler is not None:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats(args.top)
+        for name in args.callees:
+            stats.print_callees(name)
         print(out.getvalue())
 
 

@@ -119,6 +119,8 @@ class _Batch:
     items_by_raw: dict[tuple[str, str | None], int]  # (raw_sha256, tenant) -> item id
     events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     mail_rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # Written before the next reply looks a thread up, and at the end.
+    message_ids: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,6 +430,7 @@ class MailStore:
                     if result.item_id is not None:
                         batch.items_by_raw.setdefault((raw_sha256, mail.tenant_id), result.item_id)
                     results.append(result)
+                _insert_message_ids(connection, batch.message_ids)
                 if batch.events:
                     connection.execute(item_events.insert(), batch.events)
                 if batch.mail_rows:
@@ -461,6 +464,8 @@ class MailStore:
                 return self._duplicate(connection, mail, _existing_key(connection, mail.key))
             return IngestResult(IngestOutcome.FILTERED, item_id)
         previous_item: int | None = None
+        if self._batch is not None and mail.answers:
+            _insert_message_ids(connection, self._batch.message_ids)
         target = _thread_by_message_ids(connection, mail)
         if target is None:
             target = self._thread_by_subject(connection, mail, now)
@@ -509,6 +514,21 @@ class MailStore:
             item_id=item_id,
             error=None,
         )
+
+    def _remember_message_ids(
+        self, connection: Connection, mail: InboundMail, item_id: int
+    ) -> None:
+        """Map the message's own and answered Message-IDs to the item (later, in a batch)."""
+        message_ids = [*([mail.message_id] if mail.message_id else []), *mail.answers]
+        rows = [
+            {"message_id": message_id, "item_id": item_id, "tenant_id": mail.tenant_id}
+            for message_id in dict.fromkeys(storable(message_ids))
+            if message_id
+        ]
+        if self._batch is not None:
+            self._batch.message_ids.extend(rows)
+        else:
+            _insert_message_ids(connection, rows)
 
     def _add_events(self, connection: Connection, events: list[dict[str, Any]]) -> None:
         """Insert item events (at the batch's end, in a batch)."""
@@ -683,7 +703,7 @@ class MailStore:
             events.append((ACTOR, "follows", {"previous_item": previous_item}))
         if ordinary:
             events.append((ROUTE_ACTOR, "queued", {"pool": pool}))
-            _remember_message_ids(connection, mail, item_id)
+            self._remember_message_ids(connection, mail, item_id)
         else:
             events.append((ACTOR, "filtered", {"kind": mail.kind, "reason": mail.kind_reason}))
         self._add_events(
@@ -733,7 +753,7 @@ class MailStore:
                 }
             ],
         )
-        _remember_message_ids(connection, mail, item_id)
+        self._remember_message_ids(connection, mail, item_id)
         self._mail_done(connection, mail, "ingested", item_id)
         return True
 
@@ -948,20 +968,16 @@ def _has_message(payload: Mapping[str, Any], key: str) -> bool:
     return any(message.get("key") == key for message in payload.get("messages", []))
 
 
-def _remember_message_ids(connection: Connection, mail: InboundMail, item_id: int) -> None:
-    message_ids = [*([mail.message_id] if mail.message_id else []), *mail.answers]
-    rows = [
-        {"message_id": message_id, "item_id": item_id, "tenant_id": mail.tenant_id}
-        for message_id in dict.fromkeys(storable(message_ids))
-        if message_id
-    ]
+def _insert_message_ids(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert (message_id, item_id, tenant_id) rows, and empty the list."""
     if not rows:
         return
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     connection.execute(
         insert(item_message_ids).on_conflict_do_nothing(index_elements=["message_id", "item_id"]),
-        rows,
+        list(rows),
     )
+    rows.clear()
 
 
 def _without_text(mail: InboundMail) -> dict[str, Any]:
