@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import redis
 
+from integrations.twilio.rest import SmsSender
 from triage.classify.registry import ModelRegistry
 from triage.store.repository import Repository
 from workers.dispatch import Dispatcher
@@ -23,6 +24,8 @@ class WorkerContext:
     dispatcher: Dispatcher
     # The category model; without one, triage cannot guess and asks for review.
     models: ModelRegistry | None = None
+    # Twilio's REST API for on-call SMS alerts; None when no account is configured.
+    sms: SmsSender | None = None
 
 
 _current: WorkerContext | None = None

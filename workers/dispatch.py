@@ -7,7 +7,8 @@ from the caller.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 import redis
 from rq import Queue, Retry
@@ -24,6 +25,9 @@ from triage.constants import (
 # Jobs are named by path so an edge can enqueue without importing the job's dependencies.
 INGEST_JOB = "workers.jobs.ingest_item"
 INGEST_MAIL_JOB = "workers.mail_jobs.ingest_mail_batch"
+ESCALATE_JOB = "workers.escalation.escalate"
+PLAN_ESCALATION_JOB = "workers.escalation.plan"
+ALERT_JOB = "workers.escalation.alert_on_call"
 
 
 class Dispatcher:
@@ -70,6 +74,67 @@ class Dispatcher:
             INGEST_MAIL_JOB,
             ids,
             job_id=f"ingest-mail-{digest}",
+            job_timeout=JOB_TIMEOUT_SECONDS,
+            result_ttl=JOB_RESULT_TTL_SECONDS,
+            retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
+        )
+        return job.id
+
+    def schedule_escalation(
+        self, item_id: int, due_at: datetime, moments: Mapping[int, datetime], *, above: int = 0
+    ) -> list[str]:
+        """Schedule the escalation jobs of an item due at `due_at` (RQ's scheduler enqueues
+        each at its moment; they live in Redis, so a worker restart loses none).
+
+        `moments` maps each level to when it fires; levels up to `above` are done already.
+        Job ids name the item, level and due time: planning the same due time again
+        replaces its jobs, a new due time adds new ones (the old ones find the item due
+        at another time and do nothing). Returns the job ids.
+        """
+        queue = self.queues[QUEUE_URGENT]
+        due = due_at.astimezone(UTC).isoformat()
+        stamp = int(due_at.timestamp())
+        scheduled = []
+        with self.connection.pipeline() as pipeline:  # one round trip for all levels
+            for level, moment in sorted(moments.items()):
+                if level <= above:
+                    continue
+                job = queue.enqueue_at(
+                    moment.astimezone(UTC),
+                    ESCALATE_JOB,
+                    item_id,
+                    level,
+                    due,
+                    moment.astimezone(UTC).isoformat(),
+                    job_id=f"sla-{item_id}-{level}-{stamp}",
+                    job_timeout=JOB_TIMEOUT_SECONDS,
+                    result_ttl=JOB_RESULT_TTL_SECONDS,
+                    retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
+                    pipeline=pipeline,
+                )
+                scheduled.append(job.id)
+            pipeline.execute()
+        return scheduled
+
+    def plan_escalation(self, item_id: int) -> str:
+        """Enqueue a job that (re)schedules an item's escalation from what is stored (after
+        a reclassification changed its due time)."""
+        job = self.queues[QUEUE_URGENT].enqueue(
+            PLAN_ESCALATION_JOB,
+            item_id,
+            job_timeout=JOB_TIMEOUT_SECONDS,
+            result_ttl=JOB_RESULT_TTL_SECONDS,
+            retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
+        )
+        return job.id
+
+    def alert_on_call(self, item_id: int) -> str:
+        """Enqueue the on-call SMS of an item that reached supervisors; retried on its own,
+        so a Twilio outage cannot undo or repeat the escalation."""
+        job = self.queues[QUEUE_URGENT].enqueue(
+            ALERT_JOB,
+            item_id,
+            job_id=f"sla-alert-{item_id}",
             job_timeout=JOB_TIMEOUT_SECONDS,
             result_ttl=JOB_RESULT_TTL_SECONDS,
             retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),

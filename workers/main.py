@@ -9,6 +9,7 @@ from pathlib import Path
 import redis
 from rq import Queue, SimpleWorker
 
+from integrations.twilio.rest import SmsSender
 from triage.classify.registry import ModelRegistry
 from triage.constants import WORKER_QUEUES
 from triage.settings import Settings
@@ -42,6 +43,7 @@ def build_context(settings: Settings) -> context.WorkerContext:
         redis=connection,
         dispatcher=Dispatcher(connection),
         models=ModelRegistry(Path(settings.model_dir)),
+        sms=SmsSender.from_settings(settings),
     )
 
 

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from triage.classify.pipeline import TriageInput, TriageResult, triage
 from triage.directory import Directory, TenantProfile
+from triage.hours import BusinessHours
 from triage.models import SPAM_POOL, ItemStatus, WorkItem
 from triage.routing import pool_for
+from triage.sla import (
+    AROUND_THE_CLOCK,
+    ItemFacts,
+    Routing,
+    SlaPolicy,
+    escalation_moments,
+    routing_for,
+)
 from triage.store.directory_store import config_version, load_directory
 from triage.store.repository import Repository
 from triage.store.triage_records import apply_triage, recent_contact
@@ -90,6 +99,53 @@ def read_item(ctx: WorkerContext, item: WorkItem) -> TriageResult:
     )
 
 
+def routing_of(
+    directory: Directory, item: WorkItem, result: TriageResult, queued_at: datetime
+) -> Routing:
+    """The routing attributes of `item` queued now with `result` (triage.sla.routing_for),
+    at the priority apply_triage stores: never below the edge's (a VIP call) unless spam."""
+    priority = result.priority
+    if not result.spam and item.priority.rank < priority.rank:
+        priority = item.priority
+    call = item.payload.get("call", {}) if isinstance(item.payload, dict) else {}
+    ivr = call.get("ivr", {}) if isinstance(call, dict) else {}
+    ivr_skill = ivr.get("skill") if isinstance(ivr, dict) else None
+    facts = ItemFacts(
+        priority=priority,
+        spam=result.spam,
+        ivr_skill=ivr_skill if isinstance(ivr_skill, str) else None,
+        skill=result.skill,
+    )
+    tenant = directory.tenants.get(item.tenant_id or "")
+    return routing_for(tenant, directory.secretaries, facts, queued_at, default=directory.sla)
+
+
+def sla_of(directory: Directory, tenant_id: str | None) -> tuple[BusinessHours, SlaPolicy]:
+    """The business hours and SLA policy an item of `tenant_id` is measured by."""
+    tenant = directory.tenants.get(tenant_id or "")
+    if tenant is None:
+        return AROUND_THE_CLOCK, directory.sla
+    return tenant.hours, tenant.sla
+
+
+def schedule_sla(
+    ctx: WorkerContext,
+    directory: Directory,
+    item: WorkItem,
+    routing: Routing,
+    queued_at: datetime,
+) -> list[str]:
+    """Schedule the escalation jobs of an item just queued with `routing` (none for an item
+    without a due time); returns their RQ job ids."""
+    if routing.due_at is None:
+        return []
+    hours, policy = sla_of(directory, item.tenant_id)
+    moments = escalation_moments(hours, policy, queued_at, routing.due_at)
+    return ctx.dispatcher.schedule_escalation(
+        item.id, routing.due_at, moments, above=item.escalation
+    )
+
+
 def triage_and_queue(ctx: WorkerContext, item_id: int) -> str | None:
     """Triage a waiting item and queue it (spam apart); the pool, or None if not waiting."""
     item = ctx.repository.get_item(item_id)
@@ -97,8 +153,15 @@ def triage_and_queue(ctx: WorkerContext, item_id: int) -> str | None:
         return None
     result = read_item(ctx, item)
     pool = SPAM_POOL if result.spam else pool_for(item.tenant_id)
-    if not apply_triage(ctx.repository, item_id, result=result.to_json(), pool=pool):
+    directory = directory_for(ctx.repository)
+    now = ctx.repository.clock()
+    routing = routing_of(directory, item, result, now)
+    if not apply_triage(
+        ctx.repository, item_id, result=result.to_json(), pool=pool, routing=routing
+    ):
         return None
+    if item.status is ItemStatus.RECEIVED or item.pool != pool or item.due_at is None:
+        schedule_sla(ctx, directory, item, routing, now)
     log.info(
         "item %s: %s, %s%s%s -> %s",
         item_id,

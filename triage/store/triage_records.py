@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from triage.errors import Forbidden, InvalidTransition, NotFound
 from triage.models import ItemStatus, Priority, Secretary, WorkItem
 from triage.routing import may_see_item
+from triage.sla import Routing
 from triage.store.repository import Repository, _add_event, _assigned_tenants, _item
 from triage.store.tables import classification_corrections, work_items
 
@@ -24,8 +25,13 @@ def apply_triage(
     result: Mapping[str, Any],
     pool: str,
     actor: str = "worker:triage",
+    routing: Routing | None = None,
 ) -> bool:
     """Store a triage result on an item that is still waiting, and queue it in `pool`.
+
+    `routing` (triage.sla.routing_for) gives the required skill and, when the item joins a
+    pool or has no due time yet, its SLA due and backup times; an item re-read in place
+    keeps the due time it was queued with.
 
     An item already claimed or done is left alone (a secretary has it); an item queued
     before (a transcript arrived after its voicemail) is re-read in place and moves only
@@ -58,6 +64,10 @@ def apply_triage(
         queued = row.status == ItemStatus.RECEIVED.value or row.pool != pool
         if queued:
             values.update(status=ItemStatus.QUEUED.value, pool=pool, queued_at=now)
+        if routing is not None:
+            values["required_skill"] = routing.required_skill
+            if queued or row.due_at is None:
+                values.update(due_at=routing.due_at, backup_at=routing.backup_at)
         connection.execute(update(work_items).where(work_items.c.id == item_id).values(**values))
         _add_event(
             connection,
@@ -71,8 +81,19 @@ def apply_triage(
             },
         )
         if queued:
-            _add_event(connection, item_id, now, actor, "queued", {"pool": pool})
+            queued_data: dict[str, Any] = {"pool": pool}
+            if routing is not None:
+                queued_data.update(
+                    due_at=_iso(routing.due_at),
+                    backup_at=_iso(routing.backup_at),
+                    required_skill=routing.required_skill,
+                )
+            _add_event(connection, item_id, now, actor, "queued", queued_data)
     return True
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def reclassify_item(
@@ -84,9 +105,15 @@ def reclassify_item(
     *,
     spam_pool: str,
     tenant_pool: str | None,
+    due_for: Callable[[Priority, datetime], datetime] | None = None,
 ) -> WorkItem:
     """A secretary's correction: the item takes her category (and priority) and the
-    correction is kept as training data for the next model."""
+    correction is kept as training data for the next model.
+
+    When the priority changes on an item not yet answered, `due_for(priority, queued_at)`
+    (triage.sla.due_after_reclassify with the tenant's profile) gives its new due time;
+    marking it spam drops its SLA.
+    """
     now = repository.clock()
     with repository.engine.begin() as connection:
         statement = select(work_items).where(work_items.c.id == item_id)
@@ -123,6 +150,17 @@ def reclassify_item(
         }
         if priority is not None:
             values["priority_rank"] = priority.rank
+        answered = row.first_response_at is not None or row.status == ItemStatus.COMPLETED.value
+        if spam:
+            values.update(due_at=None, backup_at=None)
+        elif (
+            due_for is not None
+            and priority is not None
+            and priority.rank != row.priority_rank
+            and not answered
+            and row.due_at is not None
+        ):
+            values["due_at"] = due_for(priority, row.queued_at or row.created_at)
         if row.status == ItemStatus.QUEUED.value:
             target = spam_pool if spam else tenant_pool
             if target and target != row.pool:
@@ -138,6 +176,7 @@ def reclassify_item(
                 "from": row.category,
                 "to": category,
                 "priority": priority.value if priority else None,
+                **({"due_at": _iso(values["due_at"])} if "due_at" in values else {}),
             },
         )
         updated = connection.execute(select(work_items).where(work_items.c.id == item_id)).one()
