@@ -412,3 +412,80 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_mail_triaged_in_a_batch_gets_its_due_time_and_escalation_jobs(
+    settings: Settings, store: Repository
+) -> None:
+    """The batched mail path (workers/triage_batch.py) decides as the per-item job does."""
+    from tests.test_mail_ingest import ACME, T0, message, stored
+    from triage.store.tables import agency, tenant_email_addresses
+    from workers.mail_jobs import ingest_mail_batch
+
+    with store.engine.begin() as connection:
+        connection.execute(
+            agency.insert(),
+            [{"key": "name", "value": "Agency"}, {"key": "inbox", "value": "inbox@agency.example"}],
+        )
+        connection.execute(
+            tenant_email_addresses.insert(), [{"address": ACME, "tenant_id": "acme-dental"}]
+        )
+    store.clock = Clock(T0)
+    connection = redis.Redis.from_url(settings.redis_url)
+    context.install(context.WorkerContext(store, connection, Dispatcher(connection)))
+    try:
+        ids = stored(store, message(), message(message_id="<m9@customer.example>", body="Hi"))
+        assert ingest_mail_batch(ids)["created"] == 2
+    finally:
+        context.install(None)
+    items = [store.get_item(item_id) for item_id in (1, 2)]
+    # No hours configured: open around the clock; no [sla]: the built-in targets.
+    for item in items:
+        assert item.status is ItemStatus.QUEUED
+        target = {Priority.NORMAL: 240, Priority.HIGH: 60, Priority.LOW: 480}[item.priority]
+        assert item.due_at == T0 + timedelta(minutes=target)
+        assert item.backup_at == T0 + timedelta(minutes=30)
+    registry = ScheduledJobRegistry(QUEUE_URGENT, connection=connection)
+    assert len(registry.get_job_ids()) == 6
+    connection.close()
+
+
+def test_a_callers_ivr_choice_is_the_required_skill_when_someone_has_it() -> None:
+    from triage.classify.pipeline import TriageInput, triage
+    from triage.config import parse_config
+    from triage.directory import build_directory
+    from triage.models import WorkItem
+    from workers.triage import routing_of
+
+    directory = build_directory(parse_config(CONFIG), "1")
+    now = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)  # Saturday 9:30 in Tehran
+
+    def call(ivr_skill: str) -> WorkItem:
+        return WorkItem(
+            id=7,
+            tenant_id="pars",
+            channel=Channel.CALL,
+            external_id="CA1",
+            status=ItemStatus.RECEIVED,
+            priority=Priority.NORMAL,
+            pool=None,
+            sender="+989121112233",
+            recipient=PARS_NUMBER,
+            subject="Missed call",
+            body="I need to talk about my invoice",
+            language="en",
+            category=ivr_skill,
+            held_by=None,
+            outcome=None,
+            notes=None,
+            created_at=now,
+            updated_at=now,
+            payload={"call": {"ivr": {"skill": ivr_skill, "digits": "1"}}},
+        )
+
+    text = TriageInput(text="I need to talk about my invoice", channel=Channel.CALL)
+    result = triage(text, model=None, now=now)  # no model: no category, no skill to fall to
+    assert result.skill is None
+    assert routing_of(directory, call("scheduling"), result, now).required_skill == "scheduling"
+    # Nobody at pars has "support": an item nobody could take gets no required skill.
+    assert routing_of(directory, call("support"), result, now).required_skill is None

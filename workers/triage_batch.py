@@ -26,7 +26,13 @@ from triage.store.triage_batch import (
 )
 from triage.voice import REPEAT_WINDOW_SECONDS
 from workers.context import WorkerContext
-from workers.triage import default_region, directory_for, triage_and_queue
+from workers.triage import (
+    default_region,
+    directory_for,
+    routing_of,
+    schedule_sla,
+    triage_and_queue,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +72,8 @@ def _batch(ctx: WorkerContext, item_ids: Sequence[int]) -> dict[int, str]:
     items = [item for item in get_items(repository, item_ids) if item.status in WAITING]
     if not items:
         return {}
-    tenants = directory_for(repository).tenants
+    directory = directory_for(repository)
+    tenants = directory.tenants
     now = repository.clock()
     repeats = earlier_contacts(
         repository, items, since=now - timedelta(seconds=REPEAT_WINDOW_SECONDS)
@@ -77,15 +84,23 @@ def _batch(ctx: WorkerContext, item_ids: Sequence[int]) -> dict[int, str]:
     model = ctx.models.current() if ctx.models is not None else None
     results = triage_many(requests, model=model, now=now)
     decisions = [
-        Decision(item.id, result.to_json(), SPAM_POOL if result.spam else pool_for(item.tenant_id))
+        Decision(
+            item.id,
+            result.to_json(),
+            SPAM_POOL if result.spam else pool_for(item.tenant_id),
+            routing_of(directory, item, result, now),
+        )
         for item, result in zip(items, results, strict=True)
     ]
     changed = set(apply_triage_batch(repository, decisions))
     pools: dict[int, str] = {}
-    for decision, result in zip(decisions, results, strict=True):
+    for item, decision, result in zip(items, decisions, results, strict=True):
         if decision.item_id not in changed:
             continue
         pools[decision.item_id] = decision.pool
+        newly = item.status is ItemStatus.RECEIVED or item.pool != decision.pool
+        if decision.routing is not None and (newly or item.due_at is None):
+            schedule_sla(ctx, directory, item, decision.routing, now)
         log.info(
             "item %s: %s, %s%s%s -> %s",
             decision.item_id,

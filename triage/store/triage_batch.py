@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 
 from triage.models import ItemStatus, Priority, WorkItem
+from triage.sla import Routing
 from triage.store.repository import Repository, _item
 from triage.store.tables import item_events, work_items
 
@@ -28,6 +29,8 @@ class Decision:
     item_id: int
     result: Mapping[str, Any]
     pool: str
+    # Required skill, SLA due and backup times (triage.sla.routing_for), as apply_triage.
+    routing: Routing | None = None
 
 
 def get_items(repository: Repository, item_ids: Sequence[int]) -> list[WorkItem]:
@@ -91,6 +94,9 @@ def apply_triage_batch(
                 work_items.c.status,
                 work_items.c.priority_rank,
                 work_items.c.pool,
+                work_items.c.required_skill,
+                work_items.c.due_at,
+                work_items.c.backup_at,
             )
             .where(work_items.c.id.in_(ids))
             .order_by(work_items.c.id)
@@ -120,6 +126,13 @@ def apply_triage_batch(
                 "b_priority_rank": priority,
             }
             moves = row.status == ItemStatus.RECEIVED.value or row.pool != decision.pool
+            routing = decision.routing
+            values["b_required_skill"] = row.required_skill
+            values["b_due_at"], values["b_backup_at"] = row.due_at, row.backup_at
+            if routing is not None:
+                values["b_required_skill"] = routing.required_skill
+                if moves or row.due_at is None:
+                    values["b_due_at"], values["b_backup_at"] = routing.due_at, routing.backup_at
             events.append(
                 _event(
                     decision.item_id,
@@ -142,9 +155,14 @@ def apply_triage_batch(
             if moves:
                 values["b_pool"] = decision.pool
                 queued.append(values)
-                events.append(
-                    _event(decision.item_id, now, actor, "queued", {"pool": decision.pool})
-                )
+                queued_data: dict[str, Any] = {"pool": decision.pool}
+                if routing is not None:
+                    queued_data.update(
+                        due_at=_iso(routing.due_at),
+                        backup_at=_iso(routing.backup_at),
+                        required_skill=routing.required_skill,
+                    )
+                events.append(_event(decision.item_id, now, actor, "queued", queued_data))
             else:
                 plain.append(values)
             changed.append(decision.item_id)
@@ -156,6 +174,9 @@ def apply_triage_batch(
             "needs_review": bindparam("b_needs_review"),
             "spam": bindparam("b_spam"),
             "priority_rank": bindparam("b_priority_rank"),
+            "required_skill": bindparam("b_required_skill"),
+            "due_at": bindparam("b_due_at"),
+            "backup_at": bindparam("b_backup_at"),
             "updated_at": now,
         }
         by_id = update(work_items).where(work_items.c.id == bindparam("b_id"))
@@ -164,16 +185,22 @@ def apply_triage_batch(
         if queued:
             connection.execute(
                 by_id.values(
-                    triaged,
-                    status=ItemStatus.QUEUED.value,
-                    pool=bindparam("b_pool"),
-                    queued_at=now,
+                    {
+                        **triaged,
+                        "status": ItemStatus.QUEUED.value,
+                        "pool": bindparam("b_pool"),
+                        "queued_at": now,
+                    }
                 ),
                 queued,
             )
         if events:
             connection.execute(item_events.insert(), events)
     return changed
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _event(
