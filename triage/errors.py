@@ -37,3 +37,7 @@ class SchemaNotReady(MonshiError):
 
 class PresenceConflict(MonshiError):
     """The secretary's presence cannot change now: she is on a call."""
+
+
+class LeaseExpired(InvalidTransition):
+    """The secretary's claim on the item ran out: it went back to the queue."""

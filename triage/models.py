@@ -85,8 +85,11 @@ UNMATCHED_POOL = "unmatched"
 SPAM_POOL = "spam"
 
 
+TENANT_POOL_PREFIX = "tenant:"
+
+
 def tenant_pool(tenant_id: str) -> str:
-    return f"tenant:{tenant_id}"
+    return f"{TENANT_POOL_PREFIX}{tenant_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ _FALSE: Final = ("0", "false", "no", "off")
 # A message larger than this (Gmail's own limit) is not fetched whole: it becomes an item
 # saying so, with its headers.
 DEFAULT_MAIL_MAX_BYTES: Final = 25 * 1024 * 1024
+# A claim's lease (MONSHI_LEASE_SECONDS): the console renews it while the item is open.
+DEFAULT_LEASE_SECONDS: Final = 15 * 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,8 @@ class Settings:
     # The agency inbox, when one is configured (IMAP_URL or IMAP_HOST).
     imap: ImapSettings | None = None
     mail_max_bytes: int = DEFAULT_MAIL_MAX_BYTES
+    # How long a claim holds without a heartbeat before the item goes back to the queue.
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
     @classmethod
     def from_env(
@@ -99,6 +103,9 @@ class Settings:
             model_dir=get("MONSHI_MODEL_DIR") or "var/models",
             imap=ImapSettings.from_env(source),
             mail_max_bytes=_positive_int(source, "MAIL_MAX_BYTES", DEFAULT_MAIL_MAX_BYTES),
+            lease_seconds=_positive_float(
+                source, "MONSHI_LEASE_SECONDS", DEFAULT_LEASE_SECONDS, minimum=1.0
+            ),
         )
 
 

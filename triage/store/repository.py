@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from triage.errors import Forbidden, InvalidTransition, NotFound
+from triage.errors import Forbidden, InvalidTransition, LeaseExpired, NotFound
 from triage.models import (
     Channel,
     ItemEvent,
@@ -26,7 +26,7 @@ from triage.models import (
     Secretary,
     WorkItem,
 )
-from triage.routing import may_see_item, pools_for_secretary
+from triage.routing import lease_expired, may_see_item
 from triage.store.tables import (
     api_tokens,
     assignments,
@@ -37,6 +37,7 @@ from triage.store.tables import (
 )
 
 Clock = Callable[[], datetime]
+DEFAULT_LEASE = timedelta(minutes=15)
 
 
 def utcnow() -> datetime:
@@ -50,9 +51,13 @@ def hash_token(token: str) -> str:
 class Repository:
     """Monshi's data access over one SQLAlchemy engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock = utcnow, lease: timedelta = DEFAULT_LEASE
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        # How long a claim holds without a heartbeat.
+        self.lease = lease
         self.dialect = engine.dialect.name
 
     # -- tenants -------------------------------------------------------------------
@@ -265,63 +270,27 @@ class Repository:
         return item
 
     def claim_next_item(self, secretary_id: str) -> WorkItem | None:
-        """Atomically claim the best waiting item from the secretary's pools.
+        """Atomically claim the best item the secretary may take now, on a lease (or None).
 
-        Best is highest priority, then oldest. Under any concurrency an item is claimed by
-        one secretary only: PostgreSQL skips rows other claimers hold locked, SQLite
-        serializes claimers with BEGIN IMMEDIATE. The secretary's row is locked first so
-        her own parallel claims cannot overrun her capacity.
+        Best is highest priority, then earliest due time, then oldest; eligibility is
+        triage.routing.eligible. Under any concurrency an item is claimed by one secretary
+        only, and nobody holds more than her capacity (triage.store.claims).
         """
-        now = self.clock()
-        with self.engine.begin() as connection:
-            row = connection.execute(
-                _for_update(select(secretaries).where(secretaries.c.id == secretary_id), self)
-            ).one_or_none()
-            if row is None:
-                raise NotFound(f"no secretary {secretary_id!r}")
-            secretary = _secretary(row)
-            held = connection.scalar(
-                select(func.count())
-                .select_from(work_items)
-                .where(
-                    work_items.c.held_by == secretary_id,
-                    work_items.c.status == ItemStatus.CLAIMED.value,
-                )
-            )
-            if held is not None and held >= secretary.capacity:
-                return None
-            pools = pools_for_secretary(
-                secretary.role, list(_assigned_tenants(connection, secretary_id))
-            )
-            if not pools:
-                return None
-            candidate = (
-                select(work_items.c.id)
-                .where(
-                    work_items.c.status == ItemStatus.QUEUED.value,
-                    work_items.c.pool.in_(pools),
-                )
-                .order_by(work_items.c.priority_rank, work_items.c.created_at, work_items.c.id)
-                .limit(1)
-            )
-            if self.dialect == "postgresql":
-                candidate = candidate.with_for_update(skip_locked=True)
-            item_id = connection.scalar(candidate)
-            if item_id is None:
-                return None
-            connection.execute(
-                update(work_items)
-                .where(work_items.c.id == item_id)
-                .values(
-                    status=ItemStatus.CLAIMED.value,
-                    held_by=secretary_id,
-                    claimed_at=now,
-                    updated_at=now,
-                )
-            )
-            _add_event(connection, item_id, now, f"secretary:{secretary_id}", "claimed", {})
-            claimed = connection.execute(select(work_items).where(work_items.c.id == item_id)).one()
-        return _item(claimed)
+        from triage.store import claims
+
+        return claims.claim_next_item(self, secretary_id)
+
+    def heartbeat(self, item_id: int, secretary: Secretary) -> WorkItem:
+        """Renew the secretary's lease on an item she holds (LeaseExpired if it ran out)."""
+        from triage.store import claims
+
+        return claims.heartbeat(self, item_id, secretary)
+
+    def expire_leases(self, limit: int | None = None) -> list[tuple[int, str]]:
+        """Requeue items whose lease ran out; (item id, who lost it) for each."""
+        from triage.store import claims
+
+        return claims.expire_leases(self, limit)
 
     def complete_item(
         self, item_id: int, secretary: Secretary, outcome: str, notes: str = ""
@@ -345,6 +314,10 @@ class Repository:
                     + (f" by {item.held_by}" if item.held_by else "")
                     + f", not claimed by {secretary.id}"
                 )
+            if lease_expired(item, now):
+                raise LeaseExpired(
+                    f"{secretary.id}'s lease on item {item_id} ran out; it is back in the queue"
+                )
             connection.execute(
                 update(work_items)
                 .where(work_items.c.id == item_id)
@@ -354,6 +327,7 @@ class Repository:
                     notes=notes,
                     completed_at=now,
                     updated_at=now,
+                    lease_expires_at=None,
                 )
             )
             _add_event(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from triage.errors import Forbidden, InvalidTransition, NotFound
+from triage.errors import Forbidden, InvalidTransition, LeaseExpired, NotFound
 from triage.models import SPAM_POOL, Category, Priority, Secretary, WorkItem
 from triage.routing import pool_for
 from triage.store.triage_records import reclassify_item
@@ -72,7 +73,18 @@ def item_json(item: WorkItem) -> dict[str, Any]:
         "created_at": item.created_at.isoformat(),
         "claimed_at": item.claimed_at.isoformat() if item.claimed_at else None,
         "completed_at": item.completed_at.isoformat() if item.completed_at else None,
+        "required_skill": item.required_skill,
+        "pinned_to": item.pinned_to,
+        "due_at": _when(item.due_at),
+        "escalation": item.escalation,
+        "first_response_at": _when(item.first_response_at),
+        "lease_expires_at": _when(item.lease_expires_at),
+        "snoozed_until": _when(item.snoozed_until),
     }
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _item_id(request: web.Request) -> int:
@@ -83,11 +95,36 @@ def _item_id(request: web.Request) -> int:
 
 
 async def claim(request: web.Request) -> web.Response:
-    """POST /api/v1/queue/claim: the best waiting item of my pools, or 204."""
+    """POST /api/v1/queue/claim: the best item I may take, held for a lease, or 204.
+
+    204 when nothing is eligible or I already hold my capacity.
+    """
     secretary = request[SECRETARY]
     item = await asyncio.to_thread(request.app[REPOSITORY].claim_next_item, secretary.id)
     if item is None:
         return web.Response(status=204)
+    return web.json_response(item_json(item))
+
+
+async def heartbeat(request: web.Request) -> web.Response:
+    """POST /api/v1/items/{id}/heartbeat: renew my lease on an item I hold.
+
+    409 `conflict` when I do not hold it, 409 `lease_expired` when my lease ran out (the
+    item went back to the queue; claim again), 403 when it is not my tenant's.
+    """
+    item_id = _item_id(request)
+    try:
+        item = await asyncio.to_thread(
+            request.app[REPOSITORY].heartbeat, item_id, request[SECRETARY]
+        )
+    except NotFound as error:
+        return error_response(404, "not_found", str(error))
+    except Forbidden as error:
+        return error_response(403, "forbidden", str(error))
+    except LeaseExpired as error:
+        return error_response(409, "lease_expired", str(error))
+    except InvalidTransition as error:
+        return error_response(409, "conflict", str(error))
     return web.json_response(item_json(item))
 
 
@@ -136,6 +173,8 @@ async def complete(request: web.Request) -> web.Response:
         return error_response(404, "not_found", str(error))
     except Forbidden as error:
         return error_response(403, "forbidden", str(error))
+    except LeaseExpired as error:
+        return error_response(409, "lease_expired", str(error))
     except InvalidTransition as error:
         return error_response(409, "conflict", str(error))
     return web.json_response(item_json(item))
@@ -188,4 +227,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/queue/claim", claim)
     app.router.add_get("/api/v1/items/{item_id}", get_item)
     app.router.add_post("/api/v1/items/{item_id}/complete", complete)
+    app.router.add_post("/api/v1/items/{item_id}/heartbeat", heartbeat)
     app.router.add_post("/api/v1/items/{item_id}/reclassify", reclassify)

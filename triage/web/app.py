@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
@@ -83,7 +83,7 @@ async def _connections(app: web.Application) -> AsyncIterator[None]:
     connection = redis.Redis.from_url(
         settings.redis_url, socket_timeout=5, socket_connect_timeout=2
     )
-    app[REPOSITORY] = Repository(engine)
+    app[REPOSITORY] = Repository(engine, lease=timedelta(seconds=settings.lease_seconds))
     app[REDIS] = connection
     app[DISPATCHER] = Dispatcher(connection)
     app[PRESENCE] = Presence(connection)

@@ -69,10 +69,11 @@ DOCUMENT: dict[str, Any] = {
         "/queue/claim": {
             "post": {
                 "operationId": "claimNextItem",
-                "summary": "Claim the best waiting item of my pools (priority, then age).",
+                "summary": "Claim the best item I may take (priority, then SLA due time, then "
+                "age), held for a lease that heartbeats renew.",
                 "responses": {
-                    "200": _json(_ITEM, "the item, now held by me"),
-                    "204": {"description": "nothing is waiting for me"},
+                    "200": _json(_ITEM, "the item, now held by me until lease_expires_at"),
+                    "204": {"description": "nothing is waiting for me, or I hold my capacity"},
                     **_errors(401),
                 },
             }
@@ -108,6 +109,19 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {
                     "200": _json(_ITEM, "the completed item"),
                     **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
+        "/items/{item_id}/heartbeat": {
+            "post": {
+                "operationId": "heartbeatItem",
+                "summary": "Renew my lease on an item I hold (the console does while it is open).",
+                "description": "409 with code lease_expired when the lease already ran out: "
+                "the item went back to the queue, with an item event naming who lost it.",
+                "parameters": [_ITEM_ID],
+                "responses": {
+                    "200": _json(_ITEM, "the item, its lease_expires_at moved on"),
+                    **_errors(401, 403, 404, 409),
                 },
             }
         },
@@ -290,6 +304,13 @@ DOCUMENT: dict[str, Any] = {
                     "created_at": {"type": "string", "format": "date-time"},
                     "claimed_at": {"type": ["string", "null"], "format": "date-time"},
                     "completed_at": {"type": ["string", "null"], "format": "date-time"},
+                    "required_skill": {"type": ["string", "null"]},
+                    "pinned_to": {"type": ["string", "null"]},
+                    "due_at": {"type": ["string", "null"], "format": "date-time"},
+                    "escalation": {"type": "integer", "minimum": 0, "maximum": 3},
+                    "first_response_at": {"type": ["string", "null"], "format": "date-time"},
+                    "lease_expires_at": {"type": ["string", "null"], "format": "date-time"},
+                    "snoozed_until": {"type": ["string", "null"], "format": "date-time"},
                 },
             },
             "StoredMail": {

@@ -1,0 +1,341 @@
+"""Claims and leases: who gets which waiting item, atomically, and for how long.
+
+The SQL here mirrors `triage.routing.eligible` and `serving_key`; the pure function is
+also the last word: a row the query picks is checked against it before it is claimed.
+PostgreSQL claimers lock candidates with FOR UPDATE SKIP LOCKED, so they never wait on
+each other; SQLite serializes writers with BEGIN IMMEDIATE (triage.store.db).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+    union_all,
+    update,
+)
+
+from triage.errors import Forbidden, InvalidTransition, LeaseExpired, NotFound
+from triage.models import (
+    TENANT_POOL_PREFIX,
+    UNMATCHED_POOL,
+    AssignmentKind,
+    ItemStatus,
+    Secretary,
+    WorkItem,
+    tenant_pool,
+)
+from triage.routing import (
+    ESCALATION_OPEN_TO_BACKUPS,
+    ESCALATION_TO_SUPERVISORS,
+    eligible,
+    lease_expired,
+    may_see_item,
+)
+from triage.store.tables import assignments, secretaries, work_items
+
+if TYPE_CHECKING:
+    from triage.store.repository import Repository
+
+LEASE_ACTOR = "system:lease"
+# Candidates read per pool before locking one; grown when other claimers hold them all.
+_FIRST_BATCH = 4
+_LAST_BATCH = 4096
+# Expired leases swept per claim (the scheduled sweep takes the rest).
+_LAZY_EXPIRY_LIMIT = 50
+
+_w = work_items.c
+# serving_key in SQL: priority, earliest due time with none last, oldest, lowest id.
+SERVING_ORDER = (_w.priority_rank, _w.due_at.asc().nulls_last(), _w.created_at, _w.id)
+
+
+def claim_next_item(repository: Repository, secretary_id: str) -> WorkItem | None:
+    """Atomically claim the best item `secretary_id` may take now, or None.
+
+    In one transaction: lock the secretary's row (her parallel claims queue up behind it,
+    so she can never exceed her capacity), requeue leases that ran out, count what she
+    holds, then pick and lock the best eligible item and hold it for a lease.
+    """
+    from triage.store.repository import _add_event, _item, _secretary
+
+    now = repository.clock()
+    postgres = repository.dialect == "postgresql"
+    with repository.engine.begin() as connection:
+        query = select(secretaries).where(secretaries.c.id == secretary_id)
+        row = connection.execute(query.with_for_update() if postgres else query).one_or_none()
+        if row is None:
+            raise NotFound(f"no secretary {secretary_id!r}")
+        secretary = _secretary(row)
+        _expire(connection, now, postgres, limit=_LAZY_EXPIRY_LIMIT)
+        held = connection.scalar(
+            select(func.count())
+            .select_from(work_items)
+            .where(_w.held_by == secretary_id, _w.status == ItemStatus.CLAIMED.value)
+        )
+        if (held or 0) >= secretary.capacity:
+            return None
+        kinds = _assignments(connection, secretary_id)
+        branches = _candidate_branches(secretary, kinds, now)
+        if not branches:
+            return None
+        item = _lock_best(connection, branches, secretary, kinds, now, postgres, _item)
+        if item is None:
+            return None
+        lease_until = now + repository.lease
+        connection.execute(
+            update(work_items)
+            .where(_w.id == item.id)
+            .values(
+                status=ItemStatus.CLAIMED.value,
+                held_by=secretary_id,
+                claimed_at=now,
+                lease_expires_at=lease_until,
+                first_response_at=func.coalesce(_w.first_response_at, now),
+                updated_at=now,
+            )
+        )
+        _add_event(
+            connection,
+            item.id,
+            now,
+            f"secretary:{secretary_id}",
+            "claimed",
+            {"lease_expires_at": lease_until.isoformat()},
+        )
+        claimed = connection.execute(select(work_items).where(_w.id == item.id)).one()
+    return _item(claimed)
+
+
+def heartbeat(repository: Repository, item_id: int, secretary: Secretary) -> WorkItem:
+    """Renew the lease on an item `secretary` holds: it now runs `repository.lease` from now.
+
+    No event is written: a console renews every minute or so while the item is open, and
+    the audit trail keeps the claim and the loss of a lease, not every renewal.
+
+    NotFound, Forbidden (not her tenant), InvalidTransition (she does not hold it) or
+    LeaseExpired (she held it, but the lease ran out: the item is back in the queue).
+    """
+    from triage.store.repository import _item
+
+    now = repository.clock()
+    with repository.engine.begin() as connection:
+        item = locked_item(connection, item_id, repository.dialect == "postgresql", _item)
+        check_holder(connection, item, secretary, now)
+        lease_until = now + repository.lease
+        connection.execute(
+            update(work_items)
+            .where(_w.id == item_id)
+            .values(lease_expires_at=lease_until, updated_at=now)
+        )
+        renewed = connection.execute(select(work_items).where(_w.id == item_id)).one()
+    return _item(renewed)
+
+
+def expire_leases(repository: Repository, limit: int | None = None) -> list[tuple[int, str]]:
+    """Put every claimed item whose lease ran out back in its queue.
+
+    Returns (item id, the secretary who lost it) for each; each gets a `lease_expired`
+    event. For the scheduled sweep; claims also sweep a few on their way.
+    """
+    now = repository.clock()
+    with repository.engine.begin() as connection:
+        return _expire(connection, now, repository.dialect == "postgresql", limit=limit)
+
+
+def locked_item(connection: Connection, item_id: int, postgres: bool, to_item: Any) -> WorkItem:
+    """The item's row, locked for the rest of the transaction (SQLite: already serialized)."""
+    query = select(work_items).where(_w.id == item_id)
+    row = connection.execute(query.with_for_update() if postgres else query).one_or_none()
+    if row is None:
+        raise NotFound(f"no item {item_id}")
+    item: WorkItem = to_item(row)
+    return item
+
+
+def check_holder(
+    connection: Connection, item: WorkItem, secretary: Secretary, now: datetime
+) -> None:
+    """Raise unless `secretary` may see `item` and holds it on a live lease."""
+    tenants = set(_assignments(connection, secretary.id))
+    if not may_see_item(secretary.role, tenants, item.tenant_id):
+        raise Forbidden(f"item {item.id} is not in {secretary.id}'s tenants")
+    if item.status is not ItemStatus.CLAIMED or item.held_by != secretary.id:
+        raise InvalidTransition(
+            f"item {item.id} is {item.status.value}"
+            + (f" by {item.held_by}" if item.held_by else "")
+            + f", not claimed by {secretary.id}"
+        )
+    if lease_expired(item, now):
+        assert item.lease_expires_at is not None
+        raise LeaseExpired(
+            f"{secretary.id}'s lease on item {item.id} ran out at "
+            f"{item.lease_expires_at.isoformat()}; it is back in the queue"
+        )
+
+
+def _assignments(connection: Connection, secretary_id: str) -> dict[str, AssignmentKind]:
+    rows = connection.execute(
+        select(assignments.c.tenant_id, assignments.c.kind).where(
+            assignments.c.secretary_id == secretary_id
+        )
+    )
+    return {row.tenant_id: AssignmentKind(row.kind) for row in rows}
+
+
+def _in(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    return column.in_(values) if values else false()
+
+
+def _candidate_branches(
+    secretary: Secretary, kinds: dict[str, AssignmentKind], now: datetime
+) -> list[ColumnElement[bool]]:
+    """One condition per place she may take from, each served by the claim index.
+
+    A pool per tenant she is assigned to, the unmatched pool for supervisors, and for
+    supervisors every item at the second breach. Each mirrors a branch of `eligible`.
+    """
+    awake = or_(_w.snoozed_until.is_(None), _w.snoozed_until <= now)
+    queued = and_(_w.status == ItemStatus.QUEUED.value, awake)
+    matches = and_(
+        or_(_w.language.is_(None), _in(_w.language, secretary.languages)),
+        or_(_w.required_skill.is_(None), _in(_w.required_skill, secretary.skills)),
+    )
+    backup_open = or_(
+        _w.escalation >= ESCALATION_OPEN_TO_BACKUPS,
+        and_(_w.backup_at.is_not(None), _w.backup_at <= now),
+    )
+    branches: list[ColumnElement[bool]] = []
+    for tenant_id, kind in sorted(kinds.items()):
+        unpinned = and_(_w.pinned_to.is_(None), matches)
+        if kind is AssignmentKind.BACKUP:
+            unpinned = and_(unpinned, backup_open)
+        branches.append(
+            and_(
+                queued,
+                _w.pool == tenant_pool(tenant_id),
+                _w.tenant_id == tenant_id,
+                or_(_w.pinned_to == secretary.id, unpinned),
+            )
+        )
+    if secretary.role.sees_all_tenants:
+        branches.append(
+            and_(
+                queued,
+                _w.pool == UNMATCHED_POOL,
+                or_(_w.pinned_to.is_(None), _w.pinned_to == secretary.id),
+            )
+        )
+        branches.append(
+            and_(
+                queued,
+                _w.escalation >= ESCALATION_TO_SUPERVISORS,
+                or_(_w.pool == UNMATCHED_POOL, _w.pool.startswith(TENANT_POOL_PREFIX)),
+            )
+        )
+    return branches
+
+
+def _lock_best(
+    connection: Connection,
+    branches: list[ColumnElement[bool]],
+    secretary: Secretary,
+    kinds: dict[str, AssignmentKind],
+    now: datetime,
+    postgres: bool,
+    to_item: Any,
+) -> WorkItem | None:
+    """Read the first few candidates of every branch, then lock the best one still free.
+
+    Reading per branch lets each use the claim index in serving order (one merged query
+    over several pools would sort them all). Rows other claimers hold locked are skipped;
+    when they hold every candidate read, read deeper.
+    """
+    batch = _FIRST_BATCH
+    refused: set[int] = set()
+    while True:
+        parts = [
+            select(_w.id).where(branch).order_by(*SERVING_ORDER).limit(batch).subquery()
+            for branch in branches
+        ]
+        ids = set(connection.scalars(union_all(*(select(part.c.id) for part in parts))))
+        ids -= refused
+        if not ids:
+            return None
+        pick = (
+            select(work_items)
+            .where(_w.id.in_(ids), _w.status == ItemStatus.QUEUED.value)
+            .order_by(*SERVING_ORDER)
+            .limit(1)
+        )
+        if postgres:
+            pick = pick.with_for_update(skip_locked=True, of=work_items)
+        row = connection.execute(pick).one_or_none()
+        if row is not None:
+            item: WorkItem = to_item(row)
+            tenant_kind = kinds.get(item.tenant_id) if item.tenant_id is not None else None
+            if eligible(item, secretary, tenant_kind, now):
+                return item
+            # Changed between the read and the lock (snoozed, pinned, moved): look again.
+            refused.add(item.id)
+            continue
+        if len(ids) < batch or batch >= _LAST_BATCH:
+            return None
+        batch *= 8
+
+
+def _expire(
+    connection: Connection, now: datetime, postgres: bool, limit: int | None
+) -> list[tuple[int, str]]:
+    """Requeue claimed items whose lease ran out, with a `lease_expired` event each.
+
+    The item keeps its created_at and due time, so it goes back ahead of newer work of
+    its priority. On PostgreSQL rows another transaction holds (a claim sweeping the same
+    leases, a holder completing just now) are skipped, never waited for.
+    """
+    from triage.store.repository import _add_event
+
+    query = (
+        select(_w.id, _w.held_by)
+        .where(_w.status == ItemStatus.CLAIMED.value, _w.lease_expires_at <= now)
+        .order_by(_w.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    if postgres:
+        query = query.with_for_update(skip_locked=True)
+    expired = [(row.id, row.held_by) for row in connection.execute(query)]
+    if not expired:
+        return []
+    connection.execute(
+        update(work_items)
+        .where(_w.id.in_([item_id for item_id, _ in expired]))
+        .values(
+            status=ItemStatus.QUEUED.value,
+            held_by=None,
+            claimed_at=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+    for item_id, holder in expired:
+        _add_event(connection, item_id, now, LEASE_ACTOR, "lease_expired", {"secretary": holder})
+    return expired
+
+
+__all__ = [
+    "SERVING_ORDER",
+    "check_holder",
+    "claim_next_item",
+    "expire_leases",
+    "heartbeat",
+    "locked_item",
+]
