@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import logging
 import pstats
 import sys
 import tempfile
@@ -43,6 +44,15 @@ from workers.mail_jobs import ingest_mail_batch
 MAILBOX = "bench/INBOX"
 
 
+class _WarningCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=600)
@@ -53,6 +63,8 @@ def main() -> None:
     parser.add_argument("--callees", action="append", default=[], help="a function to break down")
     args = parser.parse_args()
 
+    warnings = _WarningCounter()
+    logging.getLogger().addHandler(warnings)
     raws = realistic_messages(args.messages)
     with tempfile.TemporaryDirectory() as tmp, database(args.database, Path(tmp)) as url:
         workdir = Path(tmp)
@@ -104,6 +116,7 @@ def main() -> None:
     n = len(ids)
     print(f"messages: {n}, batch {args.batch}, {args.database}")
     print(f"outcomes: {statuses}; queued but untriaged: {untriaged}")
+    print(f"warnings logged (a batch gone one by one, a failed try): {warnings.count}")
     print(f"wall {wall:.2f} s ({1000 * wall / n:.2f} ms/message, {n / wall:.0f} messages/s)")
     print(f"CPU of this process {cpu:.2f} s ({1000 * cpu / n:.2f} ms/message)")
     if profiler is not None:

@@ -1,0 +1,317 @@
+"""Mail ingest and triage in batches, on both databases: the batch path decides what the
+message-by-message path decides (threads, duplicates, quarantine), and a failure inside a
+batch falls back to one message (or one item) at a time without losing or doubling any.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from tests import test_mail_ingest
+from tests.test_mail_ingest import (
+    ACME,
+    ACME_BILLING,
+    CUSTOMER,
+    PARS,
+    T0,
+    Clock,
+    message,
+    poison_parse,
+    row,
+    stored,
+)
+from triage.classify.model import TrainedModel, load, newest_compatible
+from triage.classify.pipeline import TriageInput, TriageRequest, triage, triage_many
+from triage.classify.registry import ModelRegistry
+from triage.constants import MAIL_MAX_ATTEMPTS
+from triage.models import Channel, ItemStatus
+from triage.store.mail_items import InboundMail, MailStore
+from triage.store.repository import Repository
+from triage.store.tables import mail_messages, work_items
+from triage.store.triage_batch import (
+    Decision,
+    apply_triage_batch,
+    earlier_contacts,
+    get_items,
+)
+from triage.store.triage_records import recent_contact
+from workers import context
+from workers.mail_jobs import ingest_mail_batch, ingest_stored_mail
+from workers.triage_batch import triage_and_queue_many
+
+# The seeded store with the agency inbox and the tenants' addresses, and a worker context.
+repo = test_mail_ingest.repo
+worker = test_mail_ingest.worker
+
+REPLY_HEADERS = {"In-Reply-To": "<m1@customer.example>", "References": "<m1@customer.example>"}
+
+
+def test_a_reply_threads_onto_an_item_made_earlier_in_the_same_batch(
+    repo: Repository, worker: Any
+) -> None:
+    ids = stored(
+        repo,
+        message(),
+        message(
+            subject="Re: Cleaning on Thursday?",
+            body="Or Friday morning, if Thursday is full.",
+            message_id="<m2@customer.example>",
+            headers=REPLY_HEADERS,
+        ),
+        # Answers the reply only: found through the Message-IDs the batch wrote meanwhile.
+        message(
+            subject="Re: Re: Cleaning on Thursday?",
+            body="Friday at 9 then.",
+            message_id="<m3@customer.example>",
+            headers={"In-Reply-To": "<m2@customer.example>"},
+        ),
+        # No Message-IDs to follow: the subject rule finds the item made in this batch.
+        message(
+            subject="Re: Cleaning on Thursday?",
+            body="Sorry, one more thing.",
+            message_id="<m4@customer.example>",
+        ),
+    )
+    assert ingest_mail_batch(ids) == {"created": 1, "attached": 3}
+    rows = [row(repo, mail_id) for mail_id in ids]
+    assert {r.item_id for r in rows} == {rows[0].item_id}
+    assert [(r.status, r.attempts) for r in rows] == [("ingested", 1)] * 4
+    item = repo.get_item(rows[0].item_id)
+    assert [m["message_id"] for m in item.payload["messages"]] == [
+        "m1@customer.example",
+        "m2@customer.example",
+        "m3@customer.example",
+        "m4@customer.example",
+    ]
+    kinds = [e.kind for e in repo.events(item.id)]
+    assert kinds.count("reply") == 3 and kinds.count("triaged") == 1
+    assert item.status is ItemStatus.QUEUED and item.triage is not None
+
+
+def test_duplicates_within_one_batch(repo: Repository, worker: Any) -> None:
+    original = message(to=f"{ACME}, {ACME_BILLING}")
+    ids = stored(
+        repo,
+        original,
+        original,  # the same bytes fetched twice (another UID)
+        # Delivered through the other address: other bytes, the same message (dedupe key).
+        b"Delivered-To: " + ACME_BILLING.encode() + b"\r\n" + original,
+        message(to=ACME, body="Another text under a reused Message-ID."),
+        message(to=PARS),  # the same Message-ID for another client
+    )
+    counts = ingest_mail_batch(ids)
+    assert counts == {"created": 3, "duplicate": 2}
+    first, copy, via_billing, reused, other_client = (row(repo, mail_id) for mail_id in ids)
+    assert (copy.status, copy.item_id) == ("duplicate", first.item_id)
+    assert (via_billing.status, via_billing.item_id) == ("duplicate", first.item_id)
+    assert reused.status == "ingested" and reused.item_id != first.item_id
+    assert other_client.status == "ingested" and other_client.tenant_id == "pars-clinic"
+    assert repo.count_items() == 3
+    # And the batch again is nothing at all.
+    assert ingest_mail_batch(ids) == {}
+
+
+def test_a_poison_message_in_a_batch_is_quarantined_alone(repo: Repository, worker: Any) -> None:
+    ids = stored(
+        repo,
+        message(message_id="<a@customer.example>", body="one"),
+        message(message_id="<p@customer.example>", headers={"X-Test-Poison": "yes"}),
+        message(
+            message_id="<b@customer.example>",
+            subject="Re: Cleaning on Thursday?",
+            headers={"In-Reply-To": "<a@customer.example>"},
+            body="two",
+        ),
+    )
+    counts = ingest_stored_mail(MailStore(repo), ids, parse=poison_parse)
+    assert counts == {"created": 1, "attached": 1, "quarantined": 1}
+    good, poison, reply = (row(repo, mail_id) for mail_id in ids)
+    # The others went through in the batch, on their first and only try.
+    assert [(r.status, r.attempts) for r in (good, reply)] == [("ingested", 1)] * 2
+    assert reply.item_id == good.item_id
+    assert (poison.status, poison.attempts, poison.item_id) == (
+        "quarantined",
+        MAIL_MAX_ATTEMPTS,
+        None,
+    )
+    assert "ValueError: the parser choked on this one" in poison.error
+
+
+def test_a_batch_whose_transaction_fails_goes_one_message_at_a_time(
+    repo: Repository, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message the database side fails on inside the batch (here: only inside it) rolls
+    the batch back; each message is then ingested on its own, on the same try."""
+    real = MailStore._create
+
+    def fails_in_a_batch(
+        self: MailStore, connection: Any, mail: InboundMail, *a: Any, **k: Any
+    ) -> int | None:
+        if self._batch is not None and mail.message_id == "c@customer.example":
+            raise ValueError("refused inside the batch")
+        return real(self, connection, mail, *a, **k)
+
+    monkeypatch.setattr(MailStore, "_create", fails_in_a_batch)
+    ids = stored(
+        repo,
+        *(message(message_id=f"<{n}@customer.example>", body=n) for n in "abcd"),
+    )
+    assert ingest_mail_batch(ids) == {"created": 4}
+    rows = [row(repo, mail_id) for mail_id in ids]
+    assert [(r.status, r.attempts, r.error) for r in rows] == [("ingested", 1, None)] * 4
+    assert len({r.item_id for r in rows}) == 4
+    assert repo.count_items() == 4
+    # Nothing of the rolled-back batch stayed: one `received` event per item.
+    for r in rows:
+        assert [e.kind for e in repo.events(r.item_id)].count("received") == 1
+
+
+def test_a_message_tried_before_is_not_counted_with_the_batch(
+    repo: Repository, worker: Any
+) -> None:
+    """A message that stopped an earlier run goes one at a time, after the fresh ones: a
+    message that kills the worker never runs up the others' tries."""
+    ids = stored(repo, *(message(message_id=f"<{n}@customer.example>", body=n) for n in "abc"))
+    with repo.engine.begin() as connection:
+        connection.execute(
+            update(mail_messages).where(mail_messages.c.id == ids[0]).values(attempts=2)
+        )
+    assert ingest_mail_batch(ids) == {"created": 3}
+    assert [row(repo, mail_id).attempts for mail_id in ids] == [3, 1, 1]
+    # Fresh ones first: the retried message's item is the newest.
+    items = [row(repo, mail_id).item_id for mail_id in ids]
+    assert items[0] == max(items)
+
+
+# -- triage in batches ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model(model_dir: Path) -> TrainedModel:
+    path = newest_compatible(model_dir)
+    assert path is not None
+    return load(path)
+
+
+def test_triage_many_decides_what_triage_decides_item_by_item(model: TrainedModel) -> None:
+    inputs = [
+        TriageInput(text="Can I move my cleaning to next Tuesday at 10:30?", channel="email"),  # type: ignore[arg-type]
+        TriageInput(text="Invoice INV-2231 is overdue, 1,250 USD", channel="email"),  # type: ignore[arg-type]
+        TriageInput(text="سلام، فردا ساعت ۵ عصر وقت دندانپزشکی می‌خواستم", channel="email"),  # type: ignore[arg-type]
+        TriageInput(text="", channel="email"),  # type: ignore[arg-type]
+        TriageInput(
+            text="CONGRATULATIONS you won a FREE cruise, click here to claim",
+            subject="You are a WINNER",
+            channel=Channel.EMAIL,
+        ),
+        TriageInput(text="URGENT: water is flooding the office, call me now", channel="email"),  # type: ignore[arg-type]
+    ]
+    requests = [
+        TriageRequest(item, timezone=zone, default_region=region)
+        for item, zone, region in zip(
+            inputs,
+            ["America/New_York", "UTC", "Asia/Tehran", "UTC", "UTC", "America/New_York"],
+            ["US", "US", "IR", "US", "US", "US"],
+            strict=True,
+        )
+    ]
+    calls: list[int] = []
+
+    class Counting:
+        version = model.version
+
+        def predict(self, texts: Any) -> Any:
+            calls.append(len(texts))
+            return model.predict(texts)
+
+    together = triage_many(requests, model=Counting(), now=T0)
+    # One call, for the texts neither a rule nor the spam check decided (the empty one aside).
+    assert calls == [sum(result.confidence is not None for result in together)]
+    assert calls[0] >= 4
+    alone = [
+        triage(r.item, model=model, now=T0, timezone=r.timezone, default_region=r.default_region)
+        for r in requests
+    ]
+    assert together == alone
+    assert together[3].needs_review and together[3].confidence is None
+    assert {e.kind for e in together[0].entities} >= {"datetime"}
+
+
+def test_apply_triage_batch_leaves_items_no_longer_waiting_alone(
+    repo: Repository, worker: Any, model: TrainedModel
+) -> None:
+    ids = stored(repo, *(message(message_id=f"<{n}@customer.example>", body=n) for n in "ab"))
+    ingest_stored_mail(MailStore(repo), ids)
+    first, second = (row(repo, mail_id).item_id for mail_id in ids)
+    with repo.engine.begin() as connection:  # a secretary took the first meanwhile
+        connection.execute(
+            update(work_items)
+            .where(work_items.c.id == first)
+            .values(status=ItemStatus.CLAIMED.value, held_by="sara")
+        )
+    result = triage(TriageInput(text="a", channel=Channel.EMAIL), model=model, now=T0)
+    changed = apply_triage_batch(
+        repo,
+        [
+            Decision(first, result.to_json(), "tenant:acme-dental"),
+            Decision(second, result.to_json(), "spam"),
+        ],
+    )
+    assert changed == [second]
+    claimed, moved = repo.get_item(first), repo.get_item(second)
+    assert claimed.status is ItemStatus.CLAIMED and claimed.triage is None
+    assert (moved.status, moved.pool, moved.triage) == (
+        ItemStatus.QUEUED,
+        "spam",
+        result.to_json(),
+    )
+    assert [e.kind for e in repo.events(second)][-2:] == ["triaged", "queued"]
+
+
+def test_earlier_contacts_agree_with_recent_contact(repo: Repository, worker: Any) -> None:
+    senders = [CUSTOMER, "someone@else.example", CUSTOMER, CUSTOMER]
+    ids = []
+    for n, sender in enumerate(senders):
+        repo.clock = Clock(T0 + timedelta(minutes=n))
+        ids += stored(repo, message(message_id=f"<{n}@x.example>", sender=sender, body=str(n)))
+        ingest_stored_mail(MailStore(repo), ids[-1:])
+    items = get_items(repo, [row(repo, mail_id).item_id for mail_id in ids])
+    since = T0 - timedelta(hours=1)
+    expected = {
+        item.id
+        for item in items
+        if recent_contact(repo, "acme-dental", item.sender, since=since, before_id=item.id)
+    }
+    assert earlier_contacts(repo, items, since) == expected == {items[2].id, items[3].id}
+    # Outside the window nothing counts.
+    assert earlier_contacts(repo, items, T0 + timedelta(hours=1)) == set()
+
+
+def test_a_failed_triage_batch_goes_item_by_item(
+    repo: Repository, worker: Any, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = stored(repo, *(message(message_id=f"<{n}@customer.example>", body=n) for n in "ab"))
+    ingest_stored_mail(MailStore(repo), ids)
+    items = [row(repo, mail_id).item_id for mail_id in ids]
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("the batch path broke")
+
+    monkeypatch.setattr("workers.triage_batch.triage_many", broken)
+    ctx = context.WorkerContext(
+        worker.repository, worker.redis, worker.dispatcher, ModelRegistry(model_dir)
+    )
+    pools = triage_and_queue_many(ctx, items, system_faults=())
+    assert pools == {items[0]: "tenant:acme-dental", items[1]: "tenant:acme-dental"}
+    with repo.engine.connect() as connection:
+        triaged = connection.scalars(
+            select(work_items.c.id).where(
+                work_items.c.id.in_(items), work_items.c.triage.is_not(None)
+            )
+        ).all()
+    assert sorted(triaged) == sorted(items)
