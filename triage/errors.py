@@ -31,6 +31,10 @@ class InvalidTransition(MonshiError):
     """The item is not in a state that allows this action."""
 
 
+class InvalidTarget(MonshiError):
+    """An action names a secretary, pool or tenant the item cannot go to."""
+
+
 class SchemaNotReady(MonshiError):
     """The database lacks Monshi's tables: `monshi db upgrade` was not run."""
 

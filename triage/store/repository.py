@@ -328,6 +328,8 @@ class Repository:
                     completed_at=now,
                     updated_at=now,
                     lease_expires_at=None,
+                    # Completing is a response: the SLA clock stops here if nothing did before.
+                    first_response_at=item.first_response_at or now,
                 )
             )
             _add_event(

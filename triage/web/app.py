@@ -23,7 +23,7 @@ from triage.store.db import make_engine
 from triage.store.presence import Presence
 from triage.store.repository import Repository
 from triage.store.resp import RespClient
-from triage.web import api, mail_api, openapi, presence_api
+from triage.web import api, items_api, mail_api, openapi, presence_api
 from triage.web.directory_cache import DirectoryCache
 from triage.web.spool import Spool
 from triage.web.state import (
@@ -71,6 +71,7 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     sms.add_routes(app)
     voice.add_routes(app)
     api.add_routes(app)
+    items_api.add_routes(app)
     presence_api.add_routes(app)
     mail_api.add_routes(app)
     openapi.add_routes(app)

@@ -13,6 +13,7 @@ from aiohttp import web
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _ITEM = {"$ref": "#/components/schemas/Item"}
 _PRESENCE = {"$ref": "#/components/schemas/Presence"}
+_EVENT = {"$ref": "#/components/schemas/ItemEvent"}
 _MAIL_LIST = {
     "type": "object",
     "properties": {
@@ -38,6 +39,11 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     reasons = {
         400: "the request body is invalid",
@@ -45,6 +51,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "not allowed for this secretary",
         404: "no such item or message",
         409: "the item or secretary is not in a state that allows this",
+        422: "the secretary or pool named cannot take the item",
     }
     return {str(code): _json(_ERROR, reasons[code]) for code in codes}
 
@@ -162,6 +169,289 @@ DOCUMENT: dict[str, Any] = {
                     **_errors(400, 401, 403, 404, 409),
                 },
             }
+        },
+        "/items/{item_id}/release": {
+            "post": {
+                "operationId": "releaseItem",
+                "summary": "Put an item I hold (or, for supervisors, anyone's) back in the queue, "
+                "with a reason; a pin to its holder goes with it.",
+                "parameters": [_ITEM_ID],
+                "requestBody": _body(
+                    {"reason": {"type": "string", "minLength": 1, "maxLength": 500}}, ["reason"]
+                ),
+                "responses": {
+                    "200": _json(_ITEM, "the item, queued again"),
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
+        "/items/{item_id}/transfer": {
+            "post": {
+                "operationId": "transferItem",
+                "summary": "Send an open or claimed item to one secretary (pinned to her, queued) "
+                "or to a pool (unpinned, queued).",
+                "description": "Exactly one of secretary and pool. The secretary must be one "
+                "who could claim it (assigned to its tenant; for unmatched items a supervisor), "
+                "else 422. A secretary moves items only into pools of her own tenants (403 "
+                "otherwise); supervisors and admins anywhere, unmatched and spam included. A "
+                "tenant pool makes the item that tenant's. A claimed item can be transferred "
+                "by its holder or a supervisor (409 for anyone else).",
+                "parameters": [_ITEM_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    {
+                                        "type": "object",
+                                        "required": ["secretary"],
+                                        "properties": {"secretary": {"type": "string"}},
+                                    },
+                                    {
+                                        "type": "object",
+                                        "required": ["pool"],
+                                        "properties": {
+                                            "pool": {
+                                                "type": "string",
+                                                "pattern": "^(tenant:.+|unmatched|spam)$",
+                                            }
+                                        },
+                                    },
+                                ]
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ITEM, "the item, queued where it was sent"),
+                    **_errors(400, 401, 403, 404, 409, 422),
+                },
+            }
+        },
+        "/items/{item_id}/snooze": {
+            "post": {
+                "operationId": "snoozeItem",
+                "summary": "Take an open or claimed item out of every queue until a moment "
+                "(at most 90 days ahead); nobody holds it meanwhile, a pin stays.",
+                "parameters": [_ITEM_ID],
+                "requestBody": _body(
+                    {
+                        "until": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "ISO-8601 with a UTC offset, in the future",
+                        }
+                    },
+                    ["until"],
+                ),
+                "responses": {
+                    "200": _json(_ITEM, "the item, snoozed_until set"),
+                    **_errors(400, 401, 403, 404, 409),
+                },
+            }
+        },
+        "/items/{item_id}/notes": {
+            "post": {
+                "operationId": "addItemNote",
+                "summary": "Add a note to an item, in any state (completed too).",
+                "parameters": [_ITEM_ID],
+                "requestBody": _body(
+                    {"text": {"type": "string", "minLength": 1, "maxLength": 10000}}, ["text"]
+                ),
+                "responses": {
+                    "201": _json(_EVENT, "the note, as an item event of kind note"),
+                    **_errors(400, 401, 403, 404),
+                },
+            }
+        },
+        "/items/{item_id}/events": {
+            "get": {
+                "operationId": "listItemEvents",
+                "summary": "An item's history, oldest first: every change and note.",
+                "parameters": [_ITEM_ID],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"events": {"type": "array", "items": _EVENT}},
+                        },
+                        "the events",
+                    ),
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
+        "/queue": {
+            "get": {
+                "operationId": "getMyQueue",
+                "summary": "What waits for me: the items a claim of mine could get now, in the "
+                "order claims serve them, with counts per priority over all of them.",
+                "description": "Items pinned to me, and unpinned items of my tenants in my "
+                "languages and skills (as a backup, once they waited the backup delay or "
+                "breached); supervisors and admins also unmatched and escalated items. Snoozed "
+                "and spam items are not in it. Paged by limit and offset; total and counts "
+                "cover the whole queue.",
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                    },
+                    {
+                        "name": "offset",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0, "default": 0},
+                    },
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "counts": {
+                                    "type": "object",
+                                    "properties": {
+                                        name: {"type": "integer"}
+                                        for name in ("urgent", "high", "normal", "low")
+                                    },
+                                },
+                                "total": {"type": "integer"},
+                                "limit": {"type": "integer"},
+                                "offset": {"type": "integer"},
+                                "items": {
+                                    "type": "array",
+                                    "items": {
+                                        "allOf": [
+                                            _ITEM,
+                                            {
+                                                "type": "object",
+                                                "properties": {
+                                                    "seconds_left": {
+                                                        "type": ["integer", "null"],
+                                                        "description": "until due_at; negative "
+                                                        "when overdue, null without a due time",
+                                                    }
+                                                },
+                                            },
+                                        ]
+                                    },
+                                },
+                            },
+                        },
+                        "my queue",
+                    ),
+                    **_errors(400, 401),
+                },
+            }
+        },
+        "/items": {
+            "get": {
+                "operationId": "listItems",
+                "summary": "List and filter items, newest first (supervisors and admins).",
+                "description": "Paged by id: next is the URL of the next page (the same "
+                "filters, before = the last id), null on the last page. created_to is "
+                "exclusive. An unknown filter or value is a 400.",
+                "parameters": [
+                    {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "channel",
+                        "in": "query",
+                        "schema": {"enum": ["sms", "call", "email"]},
+                    },
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"enum": ["received", "queued", "claimed", "completed"]},
+                    },
+                    {"name": "category", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "priority",
+                        "in": "query",
+                        "schema": {"enum": ["urgent", "high", "normal", "low"]},
+                    },
+                    {
+                        "name": "created_from",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                    {
+                        "name": "created_to",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                    },
+                    {
+                        "name": "before",
+                        "in": "query",
+                        "description": "an item id: list older items (the next page)",
+                        "schema": {"type": "integer", "minimum": 1},
+                    },
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": _ITEM},
+                                "next": {"type": ["string", "null"]},
+                            },
+                        },
+                        "a page of items",
+                    ),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/config": {
+            "get": {
+                "operationId": "exportConfig",
+                "summary": "The agency config as TOML, as `monshi config export` prints it "
+                "(admins).",
+                "responses": {
+                    "200": {
+                        "description": "the config",
+                        "content": {"application/toml": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(401, 403),
+                },
+            },
+            "put": {
+                "operationId": "applyConfig",
+                "summary": "Apply a TOML agency config, as `monshi config apply` does (admins).",
+                "description": "400 lists every problem of an invalid file; 409 when it "
+                "would remove a secretary who holds items. Nothing is written then, nor "
+                "with dry_run=true.",
+                "parameters": [
+                    {
+                        "name": "dry_run",
+                        "in": "query",
+                        "schema": {"enum": ["true", "false"], "default": "false"},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/toml": {"schema": {"type": "string"}}},
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "changes": {"type": "array", "items": {"type": "string"}},
+                                "summary": {"type": "string"},
+                                "applied": {"type": "boolean"},
+                            },
+                        },
+                        "what changed (or would)",
+                    ),
+                    **_errors(400, 401, 403, 409),
+                },
+            },
         },
         "/me/presence": {
             "get": {
@@ -311,6 +601,17 @@ DOCUMENT: dict[str, Any] = {
                     "first_response_at": {"type": ["string", "null"], "format": "date-time"},
                     "lease_expires_at": {"type": ["string", "null"], "format": "date-time"},
                     "snoozed_until": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+            "ItemEvent": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "item_id": {"type": "integer"},
+                    "at": {"type": "string", "format": "date-time"},
+                    "actor": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "data": {"type": "object"},
                 },
             },
             "StoredMail": {
