@@ -489,3 +489,52 @@ def test_a_callers_ivr_choice_is_the_required_skill_when_someone_has_it() -> Non
     assert routing_of(directory, call("scheduling"), result, now).required_skill == "scheduling"
     # Nobody at pars has "support": an item nobody could take gets no required skill.
     assert routing_of(directory, call("support"), result, now).required_skill is None
+
+
+async def test_reclassify_through_the_api_moves_the_due_time_and_plans_escalation_again(
+    aiohttp_client: Any, settings: Settings, configured: str
+) -> None:
+    from triage.web.app import create_app
+
+    engine = make_engine(configured)
+    repository = Repository(engine)
+    connection = redis.Redis.from_url(settings.redis_url)
+    try:
+        item_id, _ = repository.record_inbound(
+            channel=Channel.SMS,
+            external_id="SM-reclassify",
+            tenant_id="allday",
+            sender="+989121112233",
+            recipient="+12125550143",
+            body="Please call me back about my booking.",
+            actor="test",
+        )
+        Dispatcher(connection).ingest(item_id)
+        assert run_worker(settings, burst=True)
+        before = repository.get_item(item_id)
+        assert before.due_at is not None and before.priority is not Priority.URGENT
+        [queued] = [e for e in repository.events(item_id) if e.kind == "queued"]
+        registry = ScheduledJobRegistry(QUEUE_URGENT, connection=connection)
+        old_jobs = set(registry.get_job_ids())
+        assert len(old_jobs) == 3
+
+        client = await aiohttp_client(create_app(settings))
+        token = repository.issue_token("sara")
+        response = await client.post(
+            f"/api/v1/items/{item_id}/reclassify",
+            json={"category": "scheduling", "priority": "urgent"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status == 200
+        body = await response.json()
+        # "allday" has no hours: open around the clock; urgent is 15 minutes.
+        due = queued.at + timedelta(minutes=15)
+        assert datetime.fromisoformat(body["due_at"]) == due
+        assert repository.get_item(item_id).due_at == due
+
+        assert run_worker(settings, burst=True)  # the planning job
+        new_jobs = set(registry.get_job_ids()) - old_jobs
+        assert sorted(job.rsplit("-", 1)[1] for job in new_jobs) == [str(int(due.timestamp()))] * 3
+    finally:
+        connection.close()
+        engine.dispose()

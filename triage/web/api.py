@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
+import redis
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from triage.errors import Forbidden, InvalidTransition, LeaseExpired, NotFound
 from triage.models import SPAM_POOL, Category, Priority, Secretary, WorkItem
 from triage.routing import pool_for
+from triage.sla import due_after_reclassify
 from triage.store.triage_records import reclassify_item
-from triage.web.state import REPOSITORY
+from triage.web.state import DIRECTORY, DISPATCHER, REPOSITORY
+
+log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
 SECRETARY = web.RequestKey("secretary", Secretary)
@@ -199,10 +204,12 @@ async def reclassify(request: web.Request) -> web.Response:
     if raw_priority is not None and raw_priority not in priorities:
         return error_response(400, "bad_request", f"priority: one of {', '.join(priorities)}")
     repository = request.app[REPOSITORY]
+    directory = request.app[DIRECTORY].directory
 
     def correct() -> WorkItem:
         item = repository.get_item(item_id)
-        return reclassify_item(
+        tenant = directory.tenants.get(item.tenant_id or "")
+        corrected = reclassify_item(
             repository,
             item_id,
             request[SECRETARY],
@@ -210,7 +217,19 @@ async def reclassify(request: web.Request) -> web.Response:
             Priority(raw_priority) if raw_priority else None,
             spam_pool=SPAM_POOL,
             tenant_pool=pool_for(item.tenant_id),
+            due_for=lambda priority, queued_at: due_after_reclassify(
+                tenant, priority, queued_at, default=directory.sla
+            ),
         )
+        if corrected.due_at is not None and corrected.due_at != item.due_at:
+            # A new due time: a worker plans its escalation (the old plan's jobs find the
+            # item due at another time and do nothing).
+            try:
+                request.app[DISPATCHER].plan_escalation(item_id)
+            except redis.RedisError:
+                # The correction is stored; only the new escalation plan is lost.
+                log.exception("item %s: due time changed, escalation not planned", item_id)
+        return corrected
 
     try:
         item = await asyncio.to_thread(correct)
