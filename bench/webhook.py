@@ -78,8 +78,9 @@ class Measurement:
     p99: float  # ms
     answers: Counter[str]
     sent: int  # with the warm-up
-    # Monshi only: CPU µs per request on the event loop and in other threads (its
-    # to_thread calls, background loops), and the seconds it stayed busy after the run.
+    # CPU µs per request on the event loop (bare: the whole process); Monshi only: in
+    # other threads (its to_thread calls, background loops), and the seconds it stayed
+    # busy after the run.
     loop_us: float = 0.0
     threads_us: float = 0.0
     drain: float = 0.0
@@ -311,7 +312,12 @@ def run_levels(
             order = [monshi, bare] if (level_index + round_number) % 2 == 0 else [bare, monshi]
             for server in order:
                 loop_before, all_before = cpu_split(monshi.pid)
+                bare_before = cpu_seconds(bare.pid)
                 measurement = asyncio.run(drive(server, callers, args.requests, level))
+                if server is bare:
+                    measurement.loop_us = (
+                        1e6 * (cpu_seconds(bare.pid) - bare_before) / measurement.sent
+                    )
                 if server is monshi:
                     measurement.drain = wait_idle(monshi.pid)
                     loop_after, all_after = cpu_split(monshi.pid)
@@ -365,9 +371,11 @@ def report(results: Results, levels: list[int], args: argparse.Namespace) -> Non
         loop = statistics.median(run.loop_us for run in runs)
         threads = statistics.median(run.threads_us for run in runs)
         drain = statistics.median(run.drain for run in runs)
+        bare_cpu = statistics.median(run.loop_us for run in results[("bare", level)])
         print(
             f"{level:>7} clients: {loop:5.0f} µs + {threads:5.0f} µs = {loop + threads:5.0f} µs; "
-            f"busy {drain:.1f} s after"
+            f"busy {drain:.1f} s after; bare {bare_cpu:4.0f} µs, "
+            f"CPU ratio bare/Monshi {bare_cpu / (loop + threads):.2f}"
         )
     if 16 in summary:
         ratio, p99 = summary[16]

@@ -46,12 +46,15 @@ class CallState:
     def to_redis(self) -> dict[Any, Any]:
         # getattr over the field names: dataclasses.asdict deep-copies every value,
         # a third of the cost of saving the state of a call.
-        values = {name: getattr(self, name) for name in _STATE_FIELDS}
-        return {
-            key: ",".join(value) if isinstance(value, tuple) else str(int(value))
-            if isinstance(value, bool) else str(value)
-            for key, value in values.items()
-        }  # fmt: skip
+        encoded = {}
+        for name in _STATE_FIELDS:
+            value = getattr(self, name)
+            encoded[name] = (
+                ",".join(value) if isinstance(value, tuple)
+                else str(int(value)) if isinstance(value, bool)
+                else str(value)
+            )  # fmt: skip
+        return encoded
 
     @classmethod
     def from_redis(cls, raw: Mapping[Any, Any]) -> CallState:
@@ -89,11 +92,12 @@ class CallEvent:
     data: Mapping[str, Any] = field(default_factory=dict)
     at: float = 0.0
 
-    def to_fields(self) -> dict[Any, Any]:
+    def to_fields(self, unstamped_at: float = 0.0) -> dict[Any, Any]:
+        """Its stream entry; `unstamped_at` is the time of an event that has none."""
         return {
             "kind": self.kind,
             "call": self.call_sid,
-            "at": repr(self.at),
+            "at": repr(self.at or unstamped_at),
             "data": json.dumps(self.data, ensure_ascii=False),
         }
 
@@ -238,8 +242,7 @@ class CallStore:
             args += (key, value)
         args.append(len(events))
         for event in events:
-            stamped = event if event.at else replace(event, at=now)
-            encoded = stamped.to_fields()
+            encoded = event.to_fields(unstamped_at=now)
             args += (encoded["kind"], encoded["call"], encoded["at"], encoded["data"])
         keys = [_call_key(state.call_sid) if state else redis_key("call", "-"), CALL_EVENTS_STREAM]
         keys += [_response_key(key) for key in step_keys]
