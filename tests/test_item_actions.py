@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from redis import Redis
+from rq import Queue
 from sqlalchemy import update
 
 from tests.item_support import add_people, auth, new_item
+from triage.constants import QUEUE_URGENT
 from triage.models import ItemStatus
 from triage.settings import Settings
 from triage.store.repository import Repository
@@ -320,3 +323,45 @@ async def test_releasing_an_item_pinned_to_its_holder_unpins_it(
         {"reason": "not mine"},
     )
     assert (status, body["pinned_to"]) == (200, "omid")
+
+
+async def test_a_move_to_another_tenant_reroutes_the_item(
+    client: TestClient[Any, Any], store: Repository, settings: Settings
+) -> None:
+    queued_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    store.clock = lambda: queued_at
+    stray = new_item(store, None)
+    travel = new_item(store, category="travel", required_skill="travel")
+    assert store.get_item(stray).backup_at is None
+    connection = Redis.from_url(settings.redis_url)
+    escalations = Queue(QUEUE_URGENT, connection=connection)
+    planned = escalations.count
+
+    status, body = await call(
+        client,
+        store,
+        "maryam",
+        "POST",
+        f"/api/v1/items/{stray}/transfer",
+        {"pool": "tenant:acme-dental"},
+    )
+    assert status == 200
+    # acme-dental has no hours in its config (always open) and the default SLA: a normal
+    # item is due 4 hours after it was first queued, backups may take it after 30 minutes.
+    assert datetime.fromisoformat(body["due_at"]) == queued_at + timedelta(hours=4)
+    assert store.get_item(stray).backup_at == queued_at + timedelta(minutes=30)
+    assert escalations.count == planned + 1  # its escalation planned again
+    connection.close()
+
+    # Nobody at pars-clinic has the skill "travel": the item must not wait for one.
+    status, body = await call(
+        client,
+        store,
+        "maryam",
+        "POST",
+        f"/api/v1/items/{travel}/transfer",
+        {"pool": "tenant:pars-clinic"},
+    )
+    assert (status, body["tenant"], body["required_skill"]) == (200, "pars-clinic", None)
+    status, body = await call(client, store, "reza", "GET", "/api/v1/queue")
+    assert [item["id"] for item in body["items"]] == [travel]

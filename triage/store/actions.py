@@ -8,6 +8,7 @@ the supervisors' item search) are read-only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,7 @@ from triage.routing import (
     eligible,
     may_see_item,
 )
+from triage.sla import Routing
 from triage.store.claims import SERVING_ORDER, _assignments, _candidate_branches
 from triage.store.repository import (
     Repository,
@@ -42,6 +44,9 @@ from triage.store.repository import (
     _secretary,
 )
 from triage.store.tables import assignments, item_events, secretaries, tenants, work_items
+
+# The routing attributes of an item (as moved) queued at a moment: triage.sla.routing_for.
+Reroute = Callable[[WorkItem, datetime], Routing]
 
 
 def _actor(secretary: Secretary) -> str:
@@ -180,13 +185,22 @@ def transfer_to_secretary(
 
 
 def transfer_to_pool(
-    repository: Repository, item_id: int, secretary: Secretary, pool: str
+    repository: Repository,
+    item_id: int,
+    secretary: Secretary,
+    pool: str,
+    reroute: Reroute | None = None,
 ) -> WorkItem:
     """Move an open or claimed item to another pool, unpinned, back in the queue.
 
     A tenant pool makes the item that tenant's. A secretary may move items only into the
     pools of tenants she is assigned to (Forbidden otherwise); supervisors anywhere. An
     unknown pool or tenant is an InvalidTarget.
+
+    When the tenant changes, `reroute(moved item, queued_at)` (triage.sla.routing_for with
+    the new tenant's profile) gives the item its new required skill (one of the old
+    tenant's skills may be nobody's at the new one) and, unless it was answered already,
+    its due and backup times, still counted from when it was first queued.
     """
     now = repository.clock()
     with repository.engine.begin() as connection:
@@ -202,6 +216,8 @@ def transfer_to_pool(
             ):
                 raise Forbidden(f"{secretary.id} is not assigned to tenant {tenant_id}")
             values["tenant_id"] = tenant_id
+            if reroute is not None and tenant_id != item.tenant_id:
+                values.update(_rerouted(connection, item, tenant_id, reroute))
         elif pool in (UNMATCHED_POOL, SPAM_POOL):
             if not secretary.role.sees_all_tenants:
                 raise Forbidden(f"only supervisors move items to the {pool} pool")
@@ -222,6 +238,17 @@ def transfer_to_pool(
             },
         )
         return _reread(connection, item_id)
+
+
+def _rerouted(
+    connection: Connection, item: WorkItem, tenant_id: str, reroute: Reroute
+) -> dict[str, Any]:
+    queued_at = connection.scalar(select(work_items.c.queued_at).where(work_items.c.id == item.id))
+    routing = reroute(replace(item, tenant_id=tenant_id), queued_at or item.created_at)
+    values: dict[str, Any] = {"required_skill": routing.required_skill}
+    if item.first_response_at is None:
+        values.update(due_at=routing.due_at, backup_at=routing.backup_at)
+    return values
 
 
 def snooze_item(
@@ -376,6 +403,7 @@ def list_items(
 __all__ = [
     "ItemFilter",
     "QueuePage",
+    "Reroute",
     "add_note",
     "item_events_for",
     "list_items",

@@ -11,20 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+import redis
 from aiohttp import web
 
 from triage.config import parse_config
+from triage.directory import Directory
 from triage.errors import ConfigError, Forbidden, InvalidTarget, InvalidTransition, NotFound
 from triage.models import Category, Channel, ItemEvent, ItemStatus, Priority, Role, WorkItem
+from triage.sla import ItemFacts, Routing, routing_for
 from triage.store import actions
 from triage.store.config_store import apply_config, export_config_toml
 from triage.web.api import SECRETARY, error_response, item_json
-from triage.web.state import REPOSITORY
+from triage.web.state import DIRECTORY, DISPATCHER, REPOSITORY
+
+log = logging.getLogger(__name__)
 
 MAX_REASON = 500
 MAX_NOTE = 10_000
@@ -156,10 +163,40 @@ async def transfer(request: web.Request) -> web.Response:
             lambda: actions.transfer_to_secretary(repository, item_id, secretary, target),
             _item_answer,
         )
-    return await _act(
-        lambda: actions.transfer_to_pool(repository, item_id, secretary, target),
-        _item_answer,
+    directory = request.app[DIRECTORY].directory
+    dispatcher = request.app[DISPATCHER]
+
+    def move() -> WorkItem:
+        before = repository.get_item(item_id)
+        moved = actions.transfer_to_pool(
+            repository, item_id, secretary, target, reroute=partial(_reroute, directory)
+        )
+        if moved.due_at is not None and moved.due_at != before.due_at:
+            # A new due time: a worker plans its escalation again (the old plan's jobs
+            # find the item due at another time and do nothing).
+            try:
+                dispatcher.plan_escalation(item_id)
+            except redis.RedisError:
+                log.exception("item %s: due time changed, escalation not planned", item_id)
+        return moved
+
+    return await _act(move, _item_answer)
+
+
+def _reroute(directory: Directory, item: WorkItem, queued_at: datetime) -> Routing:
+    """What the ingest job would have decided had the item come in for its new tenant."""
+    call = item.payload.get("call")
+    ivr = call.get("ivr") if isinstance(call, dict) else None
+    ivr_skill = ivr.get("skill") if isinstance(ivr, dict) else None
+    rule_skill = (item.triage or {}).get("skill")
+    facts = ItemFacts(
+        priority=item.priority,
+        spam=False,  # moved into a tenant's pool: work, whatever triage thought
+        ivr_skill=ivr_skill if isinstance(ivr_skill, str) else None,
+        skill=rule_skill if isinstance(rule_skill, str) else item.category,
     )
+    tenant = directory.tenants.get(item.tenant_id or "")
+    return routing_for(tenant, directory.secretaries, facts, queued_at, default=directory.sla)
 
 
 @_bad_requests

@@ -194,7 +194,9 @@ DOCUMENT: dict[str, Any] = {
                 "who could claim it (assigned to its tenant; for unmatched items a supervisor), "
                 "else 422. A secretary moves items only into pools of her own tenants (403 "
                 "otherwise); supervisors and admins anywhere, unmatched and spam included. A "
-                "tenant pool makes the item that tenant's. A claimed item can be transferred "
+                "tenant pool makes the item that tenant's, with that tenant's required skill "
+                "and (unless it was answered) due and backup times, counted from when it was "
+                "first queued. A claimed item can be transferred "
                 "by its holder or a supervisor (409 for anyone else).",
                 "parameters": [_ITEM_ID],
                 "requestBody": {
