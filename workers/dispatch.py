@@ -82,39 +82,35 @@ class Dispatcher:
 
     def schedule_escalation(
         self, item_id: int, due_at: datetime, moments: Mapping[int, datetime], *, above: int = 0
-    ) -> list[str]:
-        """Schedule the escalation jobs of an item due at `due_at` (RQ's scheduler enqueues
-        each at its moment; they live in Redis, so a worker restart loses none).
+    ) -> str | None:
+        """Schedule the next escalation step of an item due at `due_at`; returns its job id.
 
         `moments` maps each level to when it fires; levels up to `above` are done already.
-        Job ids name the item, level and due time: planning the same due time again
-        replaces its jobs, a new due time adds new ones (the old ones find the item due
-        at another time and do nothing). Returns the job ids.
+        One job at a time: RQ's scheduler enqueues it at its moment (it lives in Redis, so
+        a worker restart loses nothing), and it schedules the next step itself, carrying
+        the rest of the plan. An item answered early so costs one job, not one per level.
+        The job id names the item, level and due time: planning the same due time again
+        replaces it; a new due time adds a new one (the old finds the item due at another
+        time, and ends its chain).
         """
-        queue = self.queues[QUEUE_URGENT]
-        due = due_at.astimezone(UTC).isoformat()
-        stamp = int(due_at.timestamp())
-        scheduled = []
-        with self.connection.pipeline() as pipeline:  # one round trip for all levels
-            for level, moment in sorted(moments.items()):
-                if level <= above:
-                    continue
-                job = queue.enqueue_at(
-                    moment.astimezone(UTC),
-                    ESCALATE_JOB,
-                    item_id,
-                    level,
-                    due,
-                    moment.astimezone(UTC).isoformat(),
-                    job_id=f"sla-{item_id}-{level}-{stamp}",
-                    job_timeout=JOB_TIMEOUT_SECONDS,
-                    result_ttl=JOB_RESULT_TTL_SECONDS,
-                    retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
-                    pipeline=pipeline,
-                )
-                scheduled.append(job.id)
-            pipeline.execute()
-        return scheduled
+        steps = sorted((level, moment) for level, moment in moments.items() if level > above)
+        if not steps:
+            return None
+        (level, moment), later = steps[0], steps[1:]
+        job = self.queues[QUEUE_URGENT].enqueue_at(
+            moment.astimezone(UTC),
+            ESCALATE_JOB,
+            item_id,
+            level,
+            due_at.astimezone(UTC).isoformat(),
+            moment.astimezone(UTC).isoformat(),
+            {str(next_level): at.astimezone(UTC).isoformat() for next_level, at in later},
+            job_id=f"sla-{item_id}-{level}-{int(due_at.timestamp())}",
+            job_timeout=JOB_TIMEOUT_SECONDS,
+            result_ttl=JOB_RESULT_TTL_SECONDS,
+            retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
+        )
+        return str(job.id)
 
     def plan_escalation(self, item_id: int) -> str:
         """Enqueue a job that (re)schedules an item's escalation from what is stored (after

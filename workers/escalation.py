@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from triage.constants import QUEUE_URGENT
@@ -19,7 +20,13 @@ from triage.errors import NotFound
 from triage.models import Channel
 from triage.redact import redact_phone
 from triage.sla import LEVEL_NAMES, SUPERVISORS, escalation_moments
-from triage.store.sla_records import alert_recorded, escalate_item, record_alert, sla_state
+from triage.store.sla_records import (
+    SAME_MOMENT,
+    alert_recorded,
+    escalate_item,
+    record_alert,
+    sla_state,
+)
 from workers.context import WorkerContext, current
 from workers.dispatch import ESCALATE_JOB
 from workers.triage import directory_for, sla_of
@@ -31,52 +38,84 @@ log = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(seconds=5)
 
 
-def escalate(item_id: int, level: int, due_at: str, at: str) -> str | None:
+def escalate(
+    item_id: int, level: int, due_at: str, at: str, later: Mapping[str, str] | None = None
+) -> str | None:
     """RQ job: raise an item to escalation `level` (planned for due time `due_at`, firing
-    at `at`); returns the level's name when it did, None when there was nothing to do."""
+    at `at`), then schedule the next step of `later` ({level: moment}); steps whose moment
+    has passed too are taken at once. Returns the name of the last level reached, None
+    when there was nothing to do. The chain ends when the item is answered, completed,
+    gone, or due at another time now.
+    """
     ctx = current()
-    moment = datetime.fromisoformat(at)
-    if ctx.repository.clock() < moment - CLOCK_SKEW:
+    now = ctx.repository.clock()
+    if now < datetime.fromisoformat(at) - CLOCK_SKEW:
         # Moved to the queue early (another machine's clock): wait for the moment.
         ctx.dispatcher.queues[QUEUE_URGENT].enqueue_at(
-            moment, ESCALATE_JOB, item_id, level, due_at, at, job_id=f"sla-{uuid.uuid4().hex}"
+            datetime.fromisoformat(at),
+            ESCALATE_JOB,
+            item_id,
+            level,
+            due_at,
+            at,
+            later,
+            job_id=f"sla-{uuid.uuid4().hex}",
         )
         return None
-    try:
-        done = escalate_item(ctx.repository, item_id, level, due_at=datetime.fromisoformat(due_at))
-    except NotFound:
-        log.info("escalation: item %s no longer exists", item_id)
-        return None
-    if done is None:
-        return None
-    log.warning(
-        "item %s escalated to %s (%s), due %s",
-        item_id,
-        LEVEL_NAMES[done.level],
-        done.priority.value,
-        done.due_at.isoformat(),
+    due = datetime.fromisoformat(due_at)
+    steps = [(level, datetime.fromisoformat(at))]
+    steps += sorted(
+        (int(key), datetime.fromisoformat(value)) for key, value in (later or {}).items()
     )
-    if done.level >= SUPERVISORS:
-        ctx.dispatcher.alert_on_call(item_id)
-    return LEVEL_NAMES[done.level]
+    reached: str | None = None
+    for index, (step, moment) in enumerate(steps):
+        if moment > now + CLOCK_SKEW:
+            ctx.dispatcher.schedule_escalation(item_id, due, dict(steps[index:]))
+            break
+        try:
+            done = escalate_item(ctx.repository, item_id, step, due_at=due)
+            if done is None and not _still_planned(ctx, item_id, due):
+                break
+        except NotFound:
+            log.info("escalation: item %s no longer exists", item_id)
+            break
+        if done is None:
+            continue  # already at this level (a plan made twice): go on with the next
+        reached = LEVEL_NAMES[done.level]
+        log.warning(
+            "item %s escalated to %s (%s), due %s",
+            item_id,
+            reached,
+            done.priority.value,
+            done.due_at.isoformat(),
+        )
+        if done.level >= SUPERVISORS:
+            ctx.dispatcher.alert_on_call(item_id)
+    return reached
 
 
-def plan(item_id: int) -> list[str]:
+def _still_planned(ctx: WorkerContext, item_id: int, due: datetime) -> bool:
+    """Whether the item still waits for its first response, due at `due`."""
+    state = sla_state(ctx.repository, item_id)
+    return state.open and state.due_at is not None and abs(state.due_at - due) <= SAME_MOMENT
+
+
+def plan(item_id: int) -> str | None:
     """RQ job: schedule an item's escalation from its stored due time (after a change of
-    its due time); returns the scheduled job ids."""
+    its due time); returns the scheduled job's id."""
     ctx = current()
     try:
         return plan_stored(ctx, item_id)
     except NotFound:
         log.info("escalation: item %s no longer exists", item_id)
-        return []
+        return None
 
 
-def plan_stored(ctx: WorkerContext, item_id: int) -> list[str]:
-    """Schedule the escalation jobs of a stored item still waiting for its first response."""
+def plan_stored(ctx: WorkerContext, item_id: int) -> str | None:
+    """Schedule the next escalation step of a stored item waiting for its first response."""
     state = sla_state(ctx.repository, item_id)
     if not state.open or state.due_at is None:
-        return []
+        return None
     hours, policy = sla_of(directory_for(ctx.repository), state.tenant_id)
     queued_at = state.queued_at or ctx.repository.clock()
     return ctx.dispatcher.schedule_escalation(

@@ -134,11 +134,11 @@ def schedule_sla(
     item: WorkItem,
     routing: Routing,
     queued_at: datetime,
-) -> list[str]:
-    """Schedule the escalation jobs of an item just queued with `routing` (none for an item
-    without a due time); returns their RQ job ids."""
+) -> str | None:
+    """Schedule the escalation of an item just queued with `routing` (none for an item
+    without a due time); returns the RQ job id of its first step."""
     if routing.due_at is None:
-        return []
+        return None
     hours, policy = sla_of(directory, item.tenant_id)
     moments = escalation_moments(hours, policy, queued_at, routing.due_at)
     return ctx.dispatcher.schedule_escalation(
