@@ -546,3 +546,26 @@ async def test_reclassify_through_the_api_moves_the_due_time_and_plans_escalatio
     finally:
         connection.close()
         engine.dispose()
+
+
+def test_a_step_enqueued_before_its_moment_waits_for_it(timeline: Timeline) -> None:
+    """Another machine's clock moved the job early: it puts itself back, acting on nothing."""
+    from workers.dispatch import ESCALATE_JOB
+
+    line = timeline
+    item_id = receive_email(line, "m-4", "Could you send me my records?")
+    line.run_worker()
+    due = tehran(28, 9, 25)
+    line.clock.now = tehran(28, 9, 0)
+    line.dispatcher.queues[QUEUE_URGENT].enqueue(
+        ESCALATE_JOB, item_id, WARNING, due.isoformat(), tehran(28, 9, 17, 30).isoformat(), {}
+    )
+    line.run_worker()
+    assert line.repository.get_item(item_id).escalation == 0
+    early = [job for job in line.scheduled() if not job.startswith(f"sla-{item_id}-1-")]
+    assert len(early) == 1
+    registry = ScheduledJobRegistry(QUEUE_URGENT, connection=line.redis)
+    assert registry.get_scheduled_time(early[0]) == tehran(28, 9, 17, 30).astimezone(UTC)
+    line.at(tehran(28, 9, 17, 30))
+    assert line.repository.get_item(item_id).escalation == 1
+    assert len(escalations(line, item_id)) == 1  # the planned job and the early one: once

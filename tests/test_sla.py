@@ -341,3 +341,14 @@ def test_bad_agency_sla_is_reported_at_agency_sla() -> None:
     with pytest.raises(ConfigError) as raised:
         validate_config(document({}, agency={"low": 50_000}))
     assert raised.value.problems == ["agency.sla.low: must be 1 to 43200 minutes, got 50000"]
+
+
+def test_a_changed_sla_is_a_change_of_its_tenant_or_of_the_agency() -> None:
+    old = parse_config(AGENCY)
+    new = parse_config(
+        AGENCY.replace("normal = 30\n", "normal = 45\n").replace("normal = 120", "normal = 90")
+    )
+    assert [str(change) for change in diff_configs(old, new)] == [
+        "agency changed: sla",
+        "tenant changed: pars (sla)",
+    ]
