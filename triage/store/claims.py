@@ -9,12 +9,14 @@ each other; SQLite serializes writers with BEGIN IMMEDIATE (triage.store.db).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Row,
     and_,
     false,
     func,
@@ -61,21 +63,46 @@ SERVING_ORDER = (_w.priority_rank, _w.due_at.asc().nulls_last(), _w.created_at, 
 def claim_next_item(repository: Repository, secretary_id: str) -> WorkItem | None:
     """Atomically claim the best item `secretary_id` may take now, or None.
 
-    In one transaction: lock the secretary's row (her parallel claims queue up behind it,
-    so she can never exceed her capacity), requeue leases that ran out, count what she
-    holds, then pick and lock the best eligible item and hold it for a lease.
+    In one transaction: requeue leases that ran out, lock the secretary's row (her
+    parallel claims queue up behind it, so she can never exceed her capacity), count what
+    she holds, then claim the best eligible item in one UPDATE and hold it for a lease.
     """
+    refused: set[int] = set()
+    while True:
+        try:
+            return _claim_once(repository, secretary_id, refused)
+        except _Refused as refusal:
+            # Rolled back: the row changed between the read and the lock in a way the SQL
+            # did not catch. The pure rule is the last word; look again without it.
+            refused.add(refusal.item_id)
+
+
+class _Refused(Exception):
+    def __init__(self, item_id: int) -> None:
+        self.item_id = item_id
+
+
+def _claim_once(repository: Repository, secretary_id: str, refused: set[int]) -> WorkItem | None:
     from triage.store.repository import _add_event, _item, _secretary
 
     now = repository.clock()
     postgres = repository.dialect == "postgresql"
     with repository.engine.begin() as connection:
-        query = select(secretaries).where(secretaries.c.id == secretary_id)
-        row = connection.execute(query.with_for_update() if postgres else query).one_or_none()
-        if row is None:
-            raise NotFound(f"no secretary {secretary_id!r}")
-        secretary = _secretary(row)
         _expire(connection, now, postgres, limit=_LAZY_EXPIRY_LIMIT)
+        query = (
+            select(secretaries, assignments.c.tenant_id.label("assigned"), assignments.c.kind)
+            .outerjoin(assignments, assignments.c.secretary_id == secretaries.c.id)
+            .where(secretaries.c.id == secretary_id)
+        )
+        rows = connection.execute(
+            query.with_for_update(of=secretaries) if postgres else query
+        ).all()
+        if not rows:
+            raise NotFound(f"no secretary {secretary_id!r}")
+        secretary = _secretary(rows[0])
+        kinds = {row.assigned: AssignmentKind(row.kind) for row in rows if row.assigned}
+        # Counted after the lock, in a statement of its own: a fresh snapshot that sees her
+        # other claims, committed while this one waited for her row.
         held = connection.scalar(
             select(func.count())
             .select_from(work_items)
@@ -83,26 +110,17 @@ def claim_next_item(repository: Repository, secretary_id: str) -> WorkItem | Non
         )
         if (held or 0) >= secretary.capacity:
             return None
-        kinds = _assignments(connection, secretary_id)
         branches = _candidate_branches(secretary, kinds, now)
         if not branches:
             return None
-        item = _lock_best(connection, branches, secretary, kinds, now, postgres, _item)
-        if item is None:
-            return None
         lease_until = now + repository.lease
-        connection.execute(
-            update(work_items)
-            .where(_w.id == item.id)
-            .values(
-                status=ItemStatus.CLAIMED.value,
-                held_by=secretary_id,
-                claimed_at=now,
-                lease_expires_at=lease_until,
-                first_response_at=func.coalesce(_w.first_response_at, now),
-                updated_at=now,
-            )
-        )
+        row = _claim_best(connection, branches, refused, secretary_id, now, lease_until, postgres)
+        if row is None:
+            return None
+        item: WorkItem = _item(row)
+        tenant_kind = kinds.get(item.tenant_id) if item.tenant_id is not None else None
+        if not eligible(replace(item, status=ItemStatus.QUEUED), secretary, tenant_kind, now):
+            raise _Refused(item.id)
         _add_event(
             connection,
             item.id,
@@ -111,8 +129,7 @@ def claim_next_item(repository: Repository, secretary_id: str) -> WorkItem | Non
             "claimed",
             {"lease_expires_at": lease_until.isoformat()},
         )
-        claimed = connection.execute(select(work_items).where(_w.id == item.id)).one()
-    return _item(claimed)
+    return item
 
 
 def heartbeat(repository: Repository, item_id: int, secretary: Secretary) -> WorkItem:
@@ -244,50 +261,58 @@ def _candidate_branches(
     return branches
 
 
-def _lock_best(
+def _claim_best(
     connection: Connection,
     branches: list[ColumnElement[bool]],
-    secretary: Secretary,
-    kinds: dict[str, AssignmentKind],
+    refused: set[int],
+    secretary_id: str,
     now: datetime,
+    lease_until: datetime,
     postgres: bool,
-    to_item: Any,
-) -> WorkItem | None:
-    """Read the first few candidates of every branch, then lock the best one still free.
+) -> Row[Any] | None:
+    """Claim the best eligible item in one UPDATE; its row as claimed, or None.
 
-    Reading per branch lets each use the claim index in serving order (one merged query
-    over several pools would sort them all). Rows other claimers hold locked are skipped;
-    when they hold every candidate read, read deeper.
+    The candidates are the first few of every branch, each read in serving order from the
+    claim index (one query over several pools would sort them all); the best one not
+    locked by another claimer is locked and claimed. At the lock PostgreSQL re-reads only
+    its status (repeating every branch there made planning cost more than it saved); the
+    caller checks the claimed row against the pure rule. When other claimers hold every
+    candidate read, read deeper.
     """
     batch = _FIRST_BATCH
-    refused: set[int] = set()
     while True:
         parts = [
             select(_w.id).where(branch).order_by(*SERVING_ORDER).limit(batch).subquery()
             for branch in branches
         ]
-        ids = set(connection.scalars(union_all(*(select(part.c.id) for part in parts))))
-        ids -= refused
-        if not ids:
-            return None
+        candidates = union_all(*(select(part.c.id) for part in parts))
         pick = (
-            select(work_items)
-            .where(_w.id.in_(ids), _w.status == ItemStatus.QUEUED.value)
+            select(_w.id)
+            .where(_w.id.in_(candidates), _w.status == ItemStatus.QUEUED.value)
             .order_by(*SERVING_ORDER)
             .limit(1)
         )
+        if refused:
+            pick = pick.where(_w.id.not_in(refused))
         if postgres:
-            pick = pick.with_for_update(skip_locked=True, of=work_items)
-        row = connection.execute(pick).one_or_none()
-        if row is not None:
-            item: WorkItem = to_item(row)
-            tenant_kind = kinds.get(item.tenant_id) if item.tenant_id is not None else None
-            if eligible(item, secretary, tenant_kind, now):
-                return item
-            # Changed between the read and the lock (snoozed, pinned, moved): look again.
-            refused.add(item.id)
-            continue
-        if len(ids) < batch or batch >= _LAST_BATCH:
+            pick = pick.with_for_update(skip_locked=True)
+        row = connection.execute(
+            update(work_items)
+            .where(_w.id == pick.correlate(None).scalar_subquery())
+            .values(
+                status=ItemStatus.CLAIMED.value,
+                held_by=secretary_id,
+                claimed_at=now,
+                lease_expires_at=lease_until,
+                first_response_at=func.coalesce(_w.first_response_at, now),
+                updated_at=now,
+            )
+            .returning(*work_items.c)
+        ).one_or_none()
+        if row is not None or batch >= _LAST_BATCH:
+            return row
+        # Nothing free among the candidates read: were there more to read?
+        if len(connection.scalars(candidates).all()) < batch:
             return None
         batch *= 8
 
