@@ -21,7 +21,6 @@ import pytest
 import redis
 from rq import Queue, SimpleWorker
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import update
 
 from integrations.twilio.rest import SmsSender
 from tests.fake_twilio import FakeTwilio, ServerThread
@@ -33,7 +32,6 @@ from triage.store.config_store import apply_config_path
 from triage.store.db import make_engine
 from triage.store.migrate import upgrade
 from triage.store.repository import Repository
-from triage.store.tables import work_items
 from workers import context
 from workers.dispatch import Dispatcher
 from workers.main import run_worker
@@ -104,7 +102,7 @@ class Clock:
         self.now = start
 
     def __call__(self) -> datetime:
-        return self.now
+        return self.now.astimezone(UTC)  # as utcnow gives it
 
 
 @pytest.fixture
@@ -301,13 +299,11 @@ def test_an_answered_item_does_not_escalate(timeline: Timeline, fake_twilio: Fak
     item_id = receive_email(line, "m-2", "Please send the records to my new address.")
     line.run_worker()
     assert line.repository.get_item(item_id).due_at == tehran(28, 9, 25)
-    # A secretary answered it on Saturday at 9:10.
-    with line.engine.begin() as connection:
-        connection.execute(
-            update(work_items)
-            .where(work_items.c.id == item_id)
-            .values(first_response_at=tehran(28, 9, 10))
-        )
+    # Reza (primary) claims it on Saturday at 9:10: the first response.
+    line.clock.now = tehran(28, 9, 10)
+    claimed = line.repository.claim_next_item("reza")
+    assert claimed is not None and claimed.id == item_id
+    assert claimed.first_response_at == tehran(28, 9, 10)
     for moment in (tehran(28, 9, 17, 30), tehran(28, 9, 25), tehran(28, 9, 55)):
         line.at(moment)
     item = line.repository.get_item(item_id)
