@@ -565,3 +565,24 @@ def test_a_step_enqueued_before_its_moment_waits_for_it(timeline: Timeline) -> N
     line.at(tehran(28, 9, 17, 30))
     assert line.repository.get_item(item_id).escalation == 1
     assert len(escalations(line, item_id)) == 1  # the planned job and the early one: once
+
+
+def test_the_rest_client_speaks_twilios_protocol_to_the_fake(
+    fake_twilio: FakeTwilio, env: dict[str, str]
+) -> None:
+    from twilio.base.exceptions import TwilioRestException
+
+    sid, token = env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"]
+    sender = SmsSender(sid, token, api_url=fake_twilio.url)
+    message_sid = sender.send(to=ALERT_NUMBER, from_=PARS_NUMBER, body="سلام")
+    assert message_sid.startswith("SM") and len(message_sid) == 34
+    assert [(m["to"], m["from"], m["body"]) for m in fake_twilio.messages] == [
+        (ALERT_NUMBER, PARS_NUMBER, "سلام")
+    ]
+    with pytest.raises(TwilioRestException) as raised:
+        SmsSender(sid, "wrong-token", api_url=fake_twilio.url).send(
+            to=ALERT_NUMBER, from_=PARS_NUMBER, body="x"
+        )
+    assert (raised.value.status, raised.value.code) == (401, 20003)
+    assert fake_twilio.rejected == [401]
+    assert len(fake_twilio.messages) == 1
