@@ -179,8 +179,18 @@ def _negated(text: str, start: int, end: int) -> bool:
     )
 
 
+# A quick pass that rules out most texts before the pass per cue: every cue's words without
+# the word boundaries, so it matches wherever a cue does (and a little more). Without a
+# look-behind first, the regex engine skips ahead to where one of the words can start.
+_ANY_CUE = re.compile(
+    "|".join(cue.pattern.pattern.removeprefix(r"(?<!\w)").removesuffix(r"(?!\w)") for cue in _CUES)
+)
+
+
 def _word_cues(text: str) -> list[_Cue]:
     """The cues that occur in `text` (normalized) at least once without being denied."""
+    if _ANY_CUE.search(text) is None:
+        return []
     found: list[_Cue] = []
     for cue in _CUES:
         if any(not _negated(text, m.start(), m.end()) for m in cue.pattern.finditer(text)):

@@ -115,6 +115,17 @@ def _has_words(transcript: str) -> bool:
     return any(ch.isalnum() for ch in _BRACKETED.sub(" ", transcript))
 
 
+# A quick pass that rules out most texts before the pass per cue: every cue's words without
+# the word boundaries, so it matches wherever a cue does (and a little more). Without a
+# look-behind first, the regex engine skips ahead to where one of the words can start.
+_ANY_CONTENT_CUE = re.compile(
+    "|".join(
+        cue.pattern.pattern.removeprefix(r"(?<!\w)").removesuffix(r"(?!\w)")
+        for cue in _CONTENT_CUES
+    )
+)
+
+
 def _content_cues(sources: Iterable[str]) -> list[tuple[_Cue, str]]:
     """Cues in any of `sources`, each once with the words that matched first, in table order.
 
@@ -124,6 +135,8 @@ def _content_cues(sources: Iterable[str]) -> list[tuple[_Cue, str]]:
     found: dict[int, str] = {}
     for source in sources:
         text = normalize(source)
+        if _ANY_CONTENT_CUE.search(text) is None:
+            continue
         matches = [
             (index, m.start(), m.end())
             for index, cue in enumerate(_CONTENT_CUES)
