@@ -12,9 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 
 from tests.factories import add_secretary, add_tenant
+from triage.constants import QUEUE_DEFAULT
 from triage.errors import Forbidden, InvalidTransition, LeaseExpired
 from triage.models import AssignmentKind, WorkItem
 from triage.routing import best_eligible
@@ -22,6 +25,8 @@ from triage.store.db import make_engine
 from triage.store.migrate import upgrade
 from triage.store.repository import Repository, _item
 from triage.store.tables import assignments, item_events, secretaries, work_items
+from workers import context, leases
+from workers.dispatch import Dispatcher
 
 START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=15)
@@ -445,3 +450,32 @@ def _anything_queued(repository: Repository) -> bool:
     with repository.engine.connect() as connection:
         waiting = select(work_items.c.id).where(work_items.c.status == "queued").limit(1)
         return connection.scalar(waiting) is not None
+
+
+# -- the scheduled sweep ----------------------------------------------------------------------
+
+
+def test_the_sweep_job_requeues_run_out_leases_and_schedules_its_next_run(
+    queue: Repository, clock: Clock, redis_url: str
+) -> None:
+    connection = redis.Redis.from_url(redis_url)
+    context.install(context.WorkerContext(queue, connection, Dispatcher(connection)))
+    try:
+        first, second = add_items(queue, [{}, {}])
+        assert queue.claim_next_item("sara") is not None
+        assert queue.claim_next_item("sara") is not None
+        clock.now += timedelta(minutes=5)
+        queue.heartbeat(second, queue.secretary("sara"))
+        clock.now = START + LEASE
+        assert leases.sweep_leases() == 1  # the heartbeat kept the second one
+        assert [e.kind for e in queue.events(first)][-1] == "lease_expired"
+        assert queue.get_item(second).held_by == "sara"
+        registry = ScheduledJobRegistry(QUEUE_DEFAULT, connection=connection)
+        next_run = int((START + LEASE + timedelta(minutes=1)).timestamp())
+        assert registry.get_job_ids() == [f"lease-sweep-{next_run}"]
+        # A worker starting now names the same next run: still one chain.
+        leases.schedule_sweep(connection, clock.now)
+        assert registry.get_job_ids() == [f"lease-sweep-{next_run}"]
+    finally:
+        context.install(None)
+        connection.close()

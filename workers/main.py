@@ -16,7 +16,7 @@ from triage.settings import Settings
 from triage.store.db import make_engine
 from triage.store.mail_items import MailStore
 from triage.store.repository import Repository
-from workers import context
+from workers import context, leases
 from workers.call_persister import PersisterThread
 from workers.dispatch import Dispatcher
 
@@ -74,6 +74,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> bool:
     persister = PersisterThread(settings.redis_url, ctx.repository, ctx.dispatcher)
     try:
         requeue_stale_items(ctx)
+        leases.schedule_sweep(ctx.redis, ctx.repository.clock())
         if burst:
             persister.drain()
         else:
