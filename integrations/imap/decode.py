@@ -248,6 +248,7 @@ def _joined(*notes: str) -> str:
 # --- Header words (RFC 2047), and raw 8-bit header bytes ----------------------------------
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # an undecoded byte (surrogate escape)
 
 
 def _word_bytes(encoding: str, payload: str) -> bytes:
@@ -263,7 +264,7 @@ def _word_bytes(encoding: str, payload: str) -> bytes:
 
 def _plain_segment(segment: str, notes: list[str]) -> str:
     """Header text outside encoded words; 8-bit bytes arrive as surrogate escapes."""
-    if not any("\udc80" <= char <= "\udcff" for char in segment):
+    if not _ESCAPED_BYTE.search(segment):
         return segment
     decoded = decode_bytes(segment.encode("ascii", "surrogateescape"), None)
     if decoded.note:

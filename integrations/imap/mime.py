@@ -44,6 +44,7 @@ MALFORMED: tuple[type[Exception], ...] = (
 _TOO_DEEP: tuple[type[Exception], ...] = (*MALFORMED, RecursionError)
 _UNSIZABLE: tuple[type[Exception], ...] = (*MALFORMED, UnicodeError, RecursionError)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ENCODED_WORD_CHARSET = re.compile(r"=\?([^?\s*]+)[^?\s]*\?[bBqQ]\?", re.IGNORECASE)
 _EXTRA_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
 
@@ -418,7 +419,7 @@ def _message_size(part: Message) -> int:
 
 def printable(text: str) -> str:
     """No surrogate escapes (undecoded bytes) and no control characters a database refuses."""
-    if any("\ud800" <= char <= "\udfff" for char in text):
+    if _SURROGATE.search(text):
         try:
             text = decode_bytes(text.encode("utf-8", "surrogateescape"), None).text
         except UnicodeEncodeError:  # a lone surrogate that no byte stands for

@@ -681,12 +681,10 @@ class MailStore:
                 outcome=mail.kind,
                 completed_at=now,
             )
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        # One statement for every item, its values as parameters: SQLAlchemy then finds it
+        # compiled in its cache without walking the values (the payload) for a cache key.
         item_id: int | None = connection.scalar(
-            insert(work_items)
-            .values(**storable(values))
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(work_items.c.id)
+            _INSERT_ITEM[connection.dialect.name], storable(values)
         )
         if item_id is None:
             return None
@@ -849,6 +847,14 @@ def peek_subject(head: bytes) -> str | None:
         return str(email.header.make_header(email.header.decode_header(str(value))))
     except (LookupError, UnicodeError, ValueError, email.errors.MessageError):
         return None
+
+
+_INSERT_ITEM = {
+    name: dialect.insert(work_items)
+    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    .returning(work_items.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def _locked(statement: Any, connection: Connection) -> Any:
