@@ -42,6 +42,7 @@ from triage.store.triage_batch import (
 from triage.store.triage_records import recent_contact
 from workers import context
 from workers.mail_jobs import ingest_mail_batch, ingest_stored_mail
+from workers.main import warm_up
 from workers.triage_batch import triage_and_queue_many
 
 # The seeded store with the agency inbox and the tenants' addresses, and a worker context.
@@ -315,3 +316,16 @@ def test_a_failed_triage_batch_goes_item_by_item(
             )
         ).all()
     assert sorted(triaged) == sorted(items)
+
+
+def test_a_worker_loads_its_model_before_its_first_job(
+    repo: Repository, worker: Any, model_dir: Path
+) -> None:
+    registry = ModelRegistry(model_dir)
+    ctx = context.WorkerContext(worker.repository, worker.redis, worker.dispatcher, registry)
+    assert registry.loaded is None
+    warm_up(ctx)
+    newest = newest_compatible(model_dir)
+    assert newest is not None
+    loaded = registry.loaded
+    assert loaded is not None and loaded.version == load(newest).version
