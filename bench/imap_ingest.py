@@ -48,7 +48,7 @@ import redis
 from _imap_fetch import cpu_seconds, peak_rss_mb
 from _redis import private_redis
 from rq import Worker
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
 from tests.dovecot import PASSWORD, USER, DovecotServer
@@ -355,6 +355,11 @@ def measure_monshi(
             if time.monotonic() > deadline:
                 raise RuntimeError("the workers did not register within 60 s")
             time.sleep(0.1)
+        helpers = _helper_pids(server, connection, reader)
+        cpu_before = {
+            **{f"worker {n}": cpu_seconds(w.pid) for n, w in enumerate(workers)},
+            **{name: _cpu_of(pids) for name, pids in helpers.items()},
+        }
         started = time.perf_counter()
         imap = spawn(["imap"], env, workdir / "imap.log")
         all_stored_at = None
@@ -373,7 +378,22 @@ def measure_monshi(
                 raise RuntimeError(f"{ended} exited; see the logs in {workdir}")
             time.sleep(0.05)
         processes = {"imap": imap, **{f"worker {n}": w for n, w in enumerate(workers)}}
+        # CPU in the timed run: workers since they were ready, the servers' processes since
+        # then too (PostgreSQL backends of this database, Dovecot, the private Redis).
+        helpers = _helper_pids(server, connection, reader)
+        run_cpu = {
+            "imap": cpu_seconds(imap.pid),
+            **{
+                f"worker {n}": cpu_seconds(w.pid) - cpu_before[f"worker {n}"]
+                for n, w in enumerate(workers)
+            },
+            **{
+                name: _cpu_of(pids, since=cpu_before.get(name, 0.0))
+                for name, pids in helpers.items()
+            },
+        }
         return {
+            "run_cpu_seconds": run_cpu,
             "seconds": done_at,
             "stored_seconds": all_stored_at,
             "rss_mb": {name: peak_rss_mb(p.pid) for name, p in processes.items()},
@@ -387,6 +407,56 @@ def measure_monshi(
             process.wait(30)
         reader.dispose()
         connection.close()
+
+
+def _helper_pids(
+    server: DovecotServer, connection: redis.Redis, reader: Engine
+) -> dict[str, list[int]]:
+    """The servers' processes working for the run: PostgreSQL backends on its database
+    (SQLite has none), Dovecot's master and its children, the private Redis."""
+    pids: dict[str, list[int]] = {}
+    if reader.dialect.name == "postgresql":
+        with reader.connect() as db:
+            pids["postgresql backends"] = [
+                int(pid)
+                for pid in db.scalars(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND pid <> pg_backend_pid()"
+                    )
+                )
+            ]
+    if server.process is not None:
+        pids["dovecot"] = _with_descendants(server.process.pid)
+    pids["redis"] = [int(connection.info("server")["process_id"])]
+    return pids
+
+
+def _with_descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
+def _cpu_of(pids: list[int], since: float = 0.0) -> float:
+    """CPU seconds of the live processes of `pids` (a backend gone meanwhile is lost: the
+    pool keeps them for the run), less `since`."""
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:
+            continue
+    return max(total - since, 0.0)
 
 
 def report(args: argparse.Namespace, bare: dict[str, float], monshi: dict[str, object]) -> None:
@@ -407,6 +477,13 @@ def report(args: argparse.Namespace, bare: dict[str, float], monshi: dict[str, o
     cpu = monshi["cpu_seconds"]
     for name, mb in monshi["rss_mb"].items():  # type: ignore[attr-defined]
         print(f"{name}: peak RSS {mb:.0f} MB, CPU {cpu[name]:.1f} s")  # type: ignore[index]
+    run_cpu: dict[str, float] = monshi["run_cpu_seconds"]  # type: ignore[assignment]
+    total = sum(run_cpu.values())
+    print(
+        f"CPU in the timed run: {total:.1f} s, {1000 * total / n:.2f} ms a message"
+        f" ({total / seconds:.2f} cores busy on average): "
+        + ", ".join(f"{name} {1000 * used / n:.2f} ms" for name, used in run_cpu.items())
+    )
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(monshi["outcomes"].items())))  # type: ignore[attr-defined]
     worst = max(monshi["rss_mb"].values())  # type: ignore[attr-defined]
     print(
