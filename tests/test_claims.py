@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -405,6 +406,7 @@ def test_fifty_parallel_claimers_take_two_thousand_items_each_exactly_once(
                 if item is None:
                     # Her twin may hold her one slot: stop only when nothing waits.
                     if _anything_queued(repository):
+                        time.sleep(0.002)
                         continue
                     return
                 with lock:

@@ -8,8 +8,9 @@ each other; SQLite serializes writers with BEGIN IMMEDIATE (triage.store.db).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,9 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
+    String,
     and_,
+    bindparam,
     false,
     func,
     or_,
@@ -110,11 +113,8 @@ def _claim_once(repository: Repository, secretary_id: str, refused: set[int]) ->
         )
         if (held or 0) >= secretary.capacity:
             return None
-        branches = _candidate_branches(secretary, kinds, now)
-        if not branches:
-            return None
         lease_until = now + repository.lease
-        row = _claim_best(connection, branches, refused, secretary_id, now, lease_until, postgres)
+        row = _claim_best(connection, secretary, kinds, refused, now, lease_until, postgres)
         if row is None:
             return None
         item: WorkItem = _item(row)
@@ -208,47 +208,83 @@ def _assignments(connection: Connection, secretary_id: str) -> dict[str, Assignm
     return {row.tenant_id: AssignmentKind(row.kind) for row in rows}
 
 
-def _in(column: Any, values: Sequence[str]) -> ColumnElement[bool]:
-    return column.in_(values) if values else false()
+# The claim statements take their values as bound parameters and are built once per
+# shape (which kinds of assignment, supervisor or not, ...): building SQLAlchemy
+# expressions for every claim cost more CPU than running them.
+_WHEN = work_items.c.claimed_at.type
 
 
-def _candidate_branches(
-    secretary: Secretary, kinds: dict[str, AssignmentKind], now: datetime
-) -> list[ColumnElement[bool]]:
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    kinds: tuple[AssignmentKind, ...]  # one per assigned tenant, in the order bound
+    supervisor: bool
+    languages: bool  # whether she has any (an empty IN list is spelt differently)
+    skills: bool
+    refused: bool
+    batch: int
+    postgres: bool
+
+
+def _shape_of(
+    secretary: Secretary,
+    kinds: Sequence[AssignmentKind],
+    refused: set[int],
+    batch: int,
+    postgres: bool,
+) -> _Shape:
+    return _Shape(
+        kinds=tuple(kinds),
+        supervisor=secretary.role.sees_all_tenants,
+        languages=bool(secretary.languages),
+        skills=bool(secretary.skills),
+        refused=bool(refused),
+        batch=batch,
+        postgres=postgres,
+    )
+
+
+def _branches(shape: _Shape, values: dict[str, Any] | None = None) -> list[ColumnElement[bool]]:
     """One condition per place she may take from, each served by the claim index.
 
     A pool per tenant she is assigned to, the unmatched pool for supervisors, and for
     supervisors every item at the second breach. Each mirrors a branch of `eligible`.
+    Values are bound when the statement runs, or here when `values` are given.
     """
+
+    def value(name: str, type_: Any = None, expanding: bool = False) -> Any:
+        if values is None:
+            return bindparam(name, type_=type_, expanding=expanding)
+        return bindparam(name, values[name], type_=type_, expanding=expanding)
+
+    me, now = value("me", String()), value("now", _WHEN)
     awake = or_(_w.snoozed_until.is_(None), _w.snoozed_until <= now)
     queued = and_(_w.status == ItemStatus.QUEUED.value, awake)
-    matches = and_(
-        or_(_w.language.is_(None), _in(_w.language, secretary.languages)),
-        or_(_w.required_skill.is_(None), _in(_w.required_skill, secretary.skills)),
-    )
+    speaks = _w.language.in_(value("languages", expanding=True)) if shape.languages else false()
+    skilled = _w.required_skill.in_(value("skills", expanding=True)) if shape.skills else false()
+    matches = and_(or_(_w.language.is_(None), speaks), or_(_w.required_skill.is_(None), skilled))
     backup_open = or_(
         _w.escalation >= ESCALATION_OPEN_TO_BACKUPS,
         and_(_w.backup_at.is_not(None), _w.backup_at <= now),
     )
     branches: list[ColumnElement[bool]] = []
-    for tenant_id, kind in sorted(kinds.items()):
+    for n, kind in enumerate(shape.kinds):
         unpinned = and_(_w.pinned_to.is_(None), matches)
         if kind is AssignmentKind.BACKUP:
             unpinned = and_(unpinned, backup_open)
         branches.append(
             and_(
                 queued,
-                _w.pool == tenant_pool(tenant_id),
-                _w.tenant_id == tenant_id,
-                or_(_w.pinned_to == secretary.id, unpinned),
+                _w.pool == value(f"claim_pool{n}", String()),
+                _w.tenant_id == value(f"claim_tenant{n}", String()),
+                or_(_w.pinned_to == me, unpinned),
             )
         )
-    if secretary.role.sees_all_tenants:
+    if shape.supervisor:
         branches.append(
             and_(
                 queued,
                 _w.pool == UNMATCHED_POOL,
-                or_(_w.pinned_to.is_(None), _w.pinned_to == secretary.id),
+                or_(_w.pinned_to.is_(None), _w.pinned_to == me),
             )
         )
         branches.append(
@@ -261,11 +297,71 @@ def _candidate_branches(
     return branches
 
 
+def _candidate_branches(
+    secretary: Secretary, kinds: dict[str, AssignmentKind], now: datetime
+) -> list[ColumnElement[bool]]:
+    """The claim's branches with `secretary`'s values bound (the queue view lists with them)."""
+    tenants = sorted(kinds)
+    shape = _shape_of(secretary, [kinds[t] for t in tenants], set(), _FIRST_BATCH, False)
+    return _branches(shape, _values(secretary, tenants, now, now))
+
+
+def _values(
+    secretary: Secretary, tenants: Sequence[str], now: datetime, lease_until: datetime
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "me": secretary.id,
+        "now": now,
+        "lease_until": lease_until,
+        "languages": list(secretary.languages),
+        "skills": list(secretary.skills),
+    }
+    for n, tenant_id in enumerate(tenants):
+        values[f"claim_tenant{n}"] = tenant_id
+        values[f"claim_pool{n}"] = tenant_pool(tenant_id)
+    return values
+
+
+@functools.lru_cache(maxsize=512)
+def _statements(shape: _Shape) -> tuple[Any, Any]:
+    """The claiming UPDATE and the read of its candidates, for claimers of this shape."""
+    parts = [
+        select(_w.id).where(branch).order_by(*SERVING_ORDER).limit(shape.batch).subquery()
+        for branch in _branches(shape)
+    ]
+    candidates = union_all(*(select(part.c.id) for part in parts))
+    pick = (
+        select(_w.id)
+        .where(_w.id.in_(candidates), _w.status == ItemStatus.QUEUED.value)
+        .order_by(*SERVING_ORDER)
+        .limit(1)
+    )
+    if shape.refused:
+        pick = pick.where(_w.id.not_in(bindparam("refused", expanding=True)))
+    if shape.postgres:
+        pick = pick.with_for_update(skip_locked=True)
+    now = bindparam("now", type_=_WHEN)
+    claim = (
+        update(work_items)
+        .where(_w.id == pick.correlate(None).scalar_subquery())
+        .values(
+            status=ItemStatus.CLAIMED.value,
+            held_by=bindparam("me", type_=String()),
+            claimed_at=now,
+            lease_expires_at=bindparam("lease_until", type_=_WHEN),
+            first_response_at=func.coalesce(_w.first_response_at, now),
+            updated_at=now,
+        )
+        .returning(*work_items.c)
+    )
+    return claim, candidates
+
+
 def _claim_best(
     connection: Connection,
-    branches: list[ColumnElement[bool]],
+    secretary: Secretary,
+    kinds: dict[str, AssignmentKind],
     refused: set[int],
-    secretary_id: str,
     now: datetime,
     lease_until: datetime,
     postgres: bool,
@@ -279,42 +375,34 @@ def _claim_best(
     caller checks the claimed row against the pure rule. When other claimers hold every
     candidate read, read deeper.
     """
+    tenants = sorted(kinds)
+    values = _values(secretary, tenants, now, lease_until)
+    values["refused"] = sorted(refused)
     batch = _FIRST_BATCH
     while True:
-        parts = [
-            select(_w.id).where(branch).order_by(*SERVING_ORDER).limit(batch).subquery()
-            for branch in branches
-        ]
-        candidates = union_all(*(select(part.c.id) for part in parts))
-        pick = (
-            select(_w.id)
-            .where(_w.id.in_(candidates), _w.status == ItemStatus.QUEUED.value)
-            .order_by(*SERVING_ORDER)
-            .limit(1)
-        )
-        if refused:
-            pick = pick.where(_w.id.not_in(refused))
-        if postgres:
-            pick = pick.with_for_update(skip_locked=True)
-        row = connection.execute(
-            update(work_items)
-            .where(_w.id == pick.correlate(None).scalar_subquery())
-            .values(
-                status=ItemStatus.CLAIMED.value,
-                held_by=secretary_id,
-                claimed_at=now,
-                lease_expires_at=lease_until,
-                first_response_at=func.coalesce(_w.first_response_at, now),
-                updated_at=now,
-            )
-            .returning(*work_items.c)
-        ).one_or_none()
+        shape = _shape_of(secretary, [kinds[t] for t in tenants], refused, batch, postgres)
+        if not shape.kinds and not shape.supervisor:
+            return None
+        claim, candidates = _statements(shape)
+        used = {key: value for key, value in values.items() if _uses(shape, key)}
+        row: Row[Any] | None = connection.execute(claim, used).one_or_none()
         if row is not None or batch >= _LAST_BATCH:
             return row
         # Nothing free among the candidates read: were there more to read?
-        if len(connection.scalars(candidates).all()) < batch:
+        if len(connection.scalars(candidates, used).all()) < batch:
             return None
         batch *= 8
+
+
+def _uses(shape: _Shape, key: str) -> bool:
+    """Whether the statements of `shape` bind the parameter `key`."""
+    if key == "languages":
+        return shape.languages
+    if key == "skills":
+        return shape.skills
+    if key == "refused":
+        return shape.refused
+    return True
 
 
 def _expire(
