@@ -181,6 +181,9 @@ async def secretary_loop(
     rng: random.Random,
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
+    if think:
+        # Secretaries do not all start at once: spread the first claims over a handling time.
+        await asyncio.sleep(rng.uniform(0, think))
     while time.monotonic() < until:
         started = time.perf_counter()
         async with session.post(f"{base}/api/v1/queue/claim", headers=headers) as response:

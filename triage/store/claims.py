@@ -61,6 +61,8 @@ _LAZY_EXPIRY_LIMIT = 50
 _w = work_items.c
 # serving_key in SQL: priority, earliest due time with none last, oldest, lowest id.
 SERVING_ORDER = (_w.priority_rank, _w.due_at.asc().nulls_last(), _w.created_at, _w.id)
+_SQLITE_DUE_ORDER = (_w.priority_rank, _w.due_at, _w.created_at, _w.id)
+_SQLITE_UNDUE_ORDER = (_w.priority_rank, _w.created_at, _w.id)
 
 
 def claim_next_item(repository: Repository, secretary_id: str) -> WorkItem | None:
@@ -325,10 +327,23 @@ def _values(
 @functools.lru_cache(maxsize=512)
 def _statements(shape: _Shape) -> tuple[Any, Any]:
     """The claiming UPDATE and the read of its candidates, for claimers of this shape."""
-    parts = [
-        select(_w.id).where(branch).order_by(*SERVING_ORDER).limit(shape.batch).subquery()
-        for branch in _branches(shape)
-    ]
+    if shape.postgres:
+        parts = [
+            select(_w.id).where(branch).order_by(*SERVING_ORDER).limit(shape.batch).subquery()
+            for branch in _branches(shape)
+        ]
+    else:
+        # SQLite's index puts NULLs first, so "due time, none last" would sort a whole pool;
+        # read items with and without a due time apart, each in index order (the rowid,
+        # the id, ends every SQLite index), and let the final pick merge them.
+        parts = [
+            select(_w.id).where(branch, due).order_by(*order).limit(shape.batch).subquery()
+            for branch in _branches(shape)
+            for due, order in (
+                (_w.due_at.is_not(None), _SQLITE_DUE_ORDER),
+                (_w.due_at.is_(None), _SQLITE_UNDUE_ORDER),
+            )
+        ]
     candidates = union_all(*(select(part.c.id) for part in parts))
     pick = (
         select(_w.id)
@@ -419,7 +434,7 @@ def _expire(
     query = (
         select(_w.id, _w.held_by)
         .where(_w.status == ItemStatus.CLAIMED.value, _w.lease_expires_at <= now)
-        .order_by(_w.id)
+        .order_by(_w.lease_expires_at)
     )
     if limit is not None:
         query = query.limit(limit)
