@@ -17,6 +17,8 @@ from triage.store.presence import RESERVE_FUNCTION, RESERVE_SCRIPT, reserved_id
 from triage.store.resp import RespClient
 
 CALL_TTL_SECONDS = 24 * 3600
+# json.dumps(data, ensure_ascii=False), without building an encoder for every event.
+_JSON = json.JSONEncoder(ensure_ascii=False)
 CALL_EVENTS_STREAM = redis_key("call-events")
 PERSISTER_GROUP = "persisters"
 
@@ -98,7 +100,7 @@ class CallEvent:
             "kind": self.kind,
             "call": self.call_sid,
             "at": repr(self.at or unstamped_at),
-            "data": json.dumps(self.data, ensure_ascii=False),
+            "data": _JSON.encode(self.data),
         }
 
     @classmethod

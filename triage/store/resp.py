@@ -22,7 +22,7 @@ import asyncio
 import collections
 import hashlib
 import ssl
-from typing import Any
+from typing import Any, cast
 
 import hiredis
 import redis
@@ -40,8 +40,8 @@ class _Protocol(asyncio.Protocol):
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A cast, not an isinstance check: uvloop's transports do not derive from asyncio's.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
