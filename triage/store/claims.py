@@ -69,8 +69,9 @@ def claim_next_item(repository: Repository, secretary_id: str) -> WorkItem | Non
     """Atomically claim the best item `secretary_id` may take now, or None.
 
     In one transaction: requeue leases that ran out, lock the secretary's row (her
-    parallel claims queue up behind it, so she can never exceed her capacity), count what
-    she holds, then claim the best eligible item in one UPDATE and hold it for a lease.
+    parallel claims queue up behind it, so she can never exceed her capacity), then claim
+    the best eligible item, if she holds less than her capacity, in one UPDATE, and hold
+    it for a lease.
     """
     refused: set[int] = set()
     while True:
@@ -106,15 +107,6 @@ def _claim_once(repository: Repository, secretary_id: str, refused: set[int]) ->
             raise NotFound(f"no secretary {secretary_id!r}")
         secretary = _secretary(rows[0])
         kinds = {row.assigned: AssignmentKind(row.kind) for row in rows if row.assigned}
-        # Counted after the lock, in a statement of its own: a fresh snapshot that sees her
-        # other claims, committed while this one waited for her row.
-        held = connection.scalar(
-            select(func.count())
-            .select_from(work_items)
-            .where(_w.held_by == secretary_id, _w.status == ItemStatus.CLAIMED.value)
-        )
-        if (held or 0) >= secretary.capacity:
-            return None
         lease_until = now + repository.lease
         row = _claim_best(connection, secretary, kinds, refused, now, lease_until, postgres)
         if row is None:
@@ -353,6 +345,10 @@ def _statements(shape: _Shape) -> tuple[Any, Any]:
     )
     if shape.refused:
         pick = pick.where(_w.id.not_in(bindparam("refused", expanding=True)))
+    # Her capacity, counted by the claiming statement itself: it starts after her row is
+    # locked, so its snapshot sees every claim of hers committed while this one waited.
+    # PostgreSQL tests it once, before reading or locking any candidate.
+    pick = pick.where(_held_by_me() < bindparam("capacity"))
     if shape.postgres:
         pick = pick.with_for_update(skip_locked=True)
     now = bindparam("now", type_=_WHEN)
@@ -370,6 +366,19 @@ def _statements(shape: _Shape) -> tuple[Any, Any]:
         .returning(*work_items.c)
     )
     return claim, candidates
+
+
+def _held_by_me() -> Any:
+    held = work_items.alias("held")
+    return (
+        select(func.count())
+        .select_from(held)
+        .where(
+            held.c.held_by == bindparam("me", type_=String()),
+            held.c.status == ItemStatus.CLAIMED.value,
+        )
+        .scalar_subquery()
+    )
 
 
 def _claim_best(
@@ -393,6 +402,7 @@ def _claim_best(
     tenants = sorted(kinds)
     values = _values(secretary, tenants, now, lease_until)
     values["refused"] = sorted(refused)
+    values["capacity"] = secretary.capacity
     batch = _FIRST_BATCH
     while True:
         shape = _shape_of(secretary, [kinds[t] for t in tenants], refused, batch, postgres)
@@ -403,7 +413,10 @@ def _claim_best(
         row: Row[Any] | None = connection.execute(claim, used).one_or_none()
         if row is not None or batch >= _LAST_BATCH:
             return row
-        # Nothing free among the candidates read: were there more to read?
+        # Nothing claimed: she is at capacity, or nothing free among the candidates read
+        # (were there more to read?).
+        if (connection.scalar(select(_held_by_me()), used) or 0) >= secretary.capacity:
+            return None
         if len(connection.scalars(candidates, used).all()) < batch:
             return None
         batch *= 8
