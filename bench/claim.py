@@ -6,9 +6,14 @@ secretaries (each primary for 3 tenants and backup for a 4th, capacity 2) and 10
 queued items (bulk SQL; mixed priority, language, due and backup times), start the real
 web process (`python -m triage web`, private Redis), and run 50 clients, one per
 secretary, each claiming (POST /api/v1/queue/claim) and completing (POST
-/api/v1/items/{id}/complete) in a loop for a fixed time. Prints claims/s and the p50/p99
-latency of the claims, and the double-claim count, read from item_events (must be 0).
-Usage: python bench/claim.py [--items 100000] [--seconds 20] [--only postgresql|sqlite]
+/api/v1/items/{id}/complete) in a loop for a fixed time: flat out (complete at once),
+then paced (each holds an item `--think` seconds on average, first claims spread out),
+for `--rounds` rounds alternating on the same server. Prints claims/s and the p50/p99
+latency of the claims per run and their medians, and the double-claim count, read from
+item_events (must be 0). Flat out, 50 closed-loop clients keep the one web process
+saturated, so its latency is mostly queueing: 50 / throughput.
+Usage: python bench/claim.py [--items 100000] [--seconds 15] [--rounds 3] [--think 1]
+                             [--only postgresql|sqlite]
 """
 
 from __future__ import annotations
@@ -236,15 +241,11 @@ async def drive(
     return latencies, errors, elapsed
 
 
-def report(label: str, latencies: list[float], errors: list[str], elapsed: float) -> None:
+def figures(latencies: list[float], elapsed: float) -> tuple[float, float, float]:
+    """(claims/s, p50 ms, p99 ms)."""
     ms = sorted(latency * 1000 for latency in latencies)
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
-    print(
-        f"  {label}: {len(ms) / elapsed:6.1f} claims/s ({len(ms)} in {elapsed:.0f} s), "
-        f"claim latency p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms"
-    )
-    if errors:
-        print(f"    {len(errors)} errors, first: {errors[:3]}")
+    return len(ms) / elapsed, statistics.median(ms), p99
 
 
 def double_claims(database_url: str) -> tuple[int, int]:
@@ -262,7 +263,9 @@ def double_claims(database_url: str) -> tuple[int, int]:
     return int(doubled or 0), int(claims or 0)
 
 
-def run_one(name: str, database_url: str, items: int, seconds: float, think_mean: float) -> None:
+def run_one(
+    name: str, database_url: str, items: int, seconds: float, think_mean: float, rounds: int
+) -> None:
     print(f"{name}:", flush=True)
     tokens = seed(database_url, items)
     with ExitStack() as stack, tempfile.TemporaryDirectory() as workdir:
@@ -285,11 +288,28 @@ def run_one(name: str, database_url: str, items: int, seconds: float, think_mean
         )
         base = f"http://127.0.0.1:{port}"
         wait_until_up(base + "/readyz", process, log)
-        for label, think in (("flat out (no handling time)", 0.0), ("paced", think_mean)):
-            if think:
-                label = f"paced (each handles an item {think:g} s on average)"
-            latencies, errors, elapsed = asyncio.run(drive(base, tokens, seconds, think))
-            report(label, latencies, errors, elapsed)
+        results: dict[float, list[tuple[float, float, float]]] = {0.0: [], think_mean: []}
+        for round_number in range(1, rounds + 1):
+            for think in (0.0, think_mean):
+                latencies, errors, elapsed = asyncio.run(drive(base, tokens, seconds, think))
+                rate, p50, p99 = figures(latencies, elapsed)
+                results[think].append((rate, p50, p99))
+                label = "flat out" if not think else f"paced ({think:g} s per item)"
+                print(
+                    f"  round {round_number}, {label}: {rate:6.1f} claims/s, "
+                    f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+                    flush=True,
+                )
+                if errors:
+                    print(f"    {len(errors)} errors, first: {errors[:3]}")
+        for think, runs in results.items():
+            label = "flat out (no handling time)" if not think else f"paced ({think:g} s per item)"
+            print(
+                f"  median of {len(runs)}, {label}: "
+                f"{statistics.median(r[0] for r in runs):.1f} claims/s, "
+                f"p50 {statistics.median(r[1] for r in runs):.1f} ms, "
+                f"p99 {statistics.median(r[2] for r in runs):.1f} ms"
+            )
     doubled, claims = double_claims(database_url)
     print(f"  double claims: {doubled} (of {claims} claims recorded in item_events)")
 
@@ -297,7 +317,8 @@ def run_one(name: str, database_url: str, items: int, seconds: float, think_mean
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds per item, paced")
     parser.add_argument("--only", choices=("postgresql", "sqlite"))
     args = parser.parse_args()
@@ -308,11 +329,16 @@ def main() -> None:
     )
     if args.only != "sqlite":
         with postgres_database() as url:
-            run_one("PostgreSQL", url, args.items, args.seconds, args.think)
+            run_one("PostgreSQL", url, args.items, args.seconds, args.think, args.rounds)
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as directory:
             run_one(
-                "SQLite", f"sqlite:///{directory}/monshi.db", args.items, args.seconds, args.think
+                "SQLite",
+                f"sqlite:///{directory}/monshi.db",
+                args.items,
+                args.seconds,
+                args.think,
+                args.rounds,
             )
 
 
