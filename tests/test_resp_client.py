@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.conftest import free_port, start_redis
+from tests.conftest import free_port, redis_server_binary, start_redis
 from triage.store.resp import RespClient
 
 
@@ -142,3 +144,26 @@ async def test_password_and_database_from_the_url(own_redis: tuple[str, int]) ->
     finally:
         await client.aclose()
         await refused.aclose()
+
+
+async def test_a_unix_socket_url_as_monshi_run_gives_it(tmp_path: Path) -> None:
+    socket_path = tmp_path / "redis.sock"
+    process = subprocess.Popen(
+        [redis_server_binary(), "--port", "0", "--unixsocket", str(socket_path),
+         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = RespClient(f"unix://{socket_path}?db=2")
+    try:
+        deadline = time.monotonic() + 10
+        while not socket_path.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert await client.execute("SET", "k", "v") == b"OK"
+        check = redis.Redis(unix_socket_path=str(socket_path), db=2)
+        assert check.get("k") == b"v"
+        check.close()
+    finally:
+        await client.aclose()
+        process.terminate()
+        process.wait(10)
