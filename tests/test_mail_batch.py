@@ -5,6 +5,7 @@ batch falls back to one message (or one item) at a time without losing or doubli
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from triage.classify.pipeline import TriageInput, TriageRequest, triage, triage_
 from triage.classify.registry import ModelRegistry
 from triage.constants import MAIL_MAX_ATTEMPTS
 from triage.models import Channel, ItemStatus
+from triage.store import mail_items
 from triage.store.mail_items import InboundMail, MailStore
 from triage.store.repository import Repository
 from triage.store.tables import mail_messages, work_items
@@ -329,3 +331,50 @@ def test_a_worker_loads_its_model_before_its_first_job(
     assert newest is not None
     loaded = registry.loaded
     assert loaded is not None and loaded.version == load(newest).version
+
+
+def test_a_batch_waits_for_the_batch_being_written(
+    repo: Repository, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches take turns (PostgreSQL: an advisory lock; SQLite: its write lock): a reply
+    in one batch sees the item that a batch on another worker was writing meanwhile."""
+    (parent,) = stored(repo, message())
+    (reply,) = stored(
+        repo,
+        message(
+            subject="Re: Cleaning on Thursday?",
+            body="Or Friday.",
+            message_id="<m2@customer.example>",
+            headers=REPLY_HEADERS,
+        ),
+    )
+    inside, go_on = threading.Event(), threading.Event()
+    released: list[bool] = []
+    real = mail_items._items_with_keys
+
+    def parent_batch_pauses(connection: Any, keys: Any) -> dict[str, int]:
+        if any("m1@customer.example" in key for key in keys):
+            inside.set()
+            released.append(go_on.wait(20))
+        return real(connection, keys)
+
+    monkeypatch.setattr(mail_items, "_items_with_keys", parent_batch_pauses)
+    outcomes: dict[str, dict[str, int]] = {}
+
+    def run(name: str, mail_id: int) -> None:
+        outcomes[name] = ingest_stored_mail(MailStore(repo), [mail_id])
+
+    first = threading.Thread(target=run, args=("parent", parent))
+    first.start()
+    assert inside.wait(20)  # the parent's batch is inside its transaction
+    second = threading.Thread(target=run, args=("reply", reply))
+    second.start()
+    second.join(1.0)
+    # Still waiting for its turn (not reading here: SQLite's reader would queue as well).
+    assert second.is_alive()
+    go_on.set()
+    first.join(30)
+    second.join(30)
+    assert released == [True]  # the parent's batch went through as a batch
+    assert outcomes == {"parent": {"created": 1}, "reply": {"attached": 1}}
+    assert row(repo, reply).item_id == row(repo, parent).item_id

@@ -35,6 +35,8 @@ from triage.store.repository import Repository
 from triage.store.tables import item_events, item_message_ids, mail_messages, work_items
 
 ACTOR = "imap:ingest"
+# PostgreSQL advisory lock that serializes batches of mail ingest (the bytes of "MAILINGS").
+INGEST_LOCK_KEY = int.from_bytes(b"MAILINGS", "big") >> 1
 # Routing's actor, as on items of the other channels.
 ROUTE_ACTOR = "worker:ingest"
 OPEN_STATUSES = (ItemStatus.RECEIVED.value, ItemStatus.QUEUED.value, ItemStatus.CLAIMED.value)
@@ -403,6 +405,11 @@ class MailStore:
             return []
         ids = [mail.mail_id for mail in mails]
         with self._transaction() as connection:
+            if connection.dialect.name == "postgresql":
+                # One batch at a time (SQLite's write lock does the same): a batch writes its
+                # items at its end, so a reply in the next batch, run by another worker at
+                # the same time, would not see the item it answers and open a new one.
+                connection.execute(select(func.pg_advisory_xact_lock(INGEST_LOCK_KEY)))
             locked = {
                 row.id: row.raw_sha256
                 for row in connection.execute(
