@@ -174,6 +174,8 @@ Index(
     work_items.c.created_at,
 )
 Index("ix_work_items_held_by", work_items.c.held_by, work_items.c.status)
+# Repeat senders and the thread fallback: a tenant's items from one sender.
+Index("ix_work_items_sender", work_items.c.tenant_id, work_items.c.sender)
 # The lease sweep: claimed items whose lease ran out.
 Index("ix_work_items_lease", work_items.c.status, work_items.c.lease_expires_at)
 
