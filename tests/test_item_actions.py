@@ -365,3 +365,33 @@ async def test_a_move_to_another_tenant_reroutes_the_item(
     assert (status, body["tenant"], body["required_skill"]) == (200, "pars-clinic", None)
     status, body = await call(client, store, "reza", "GET", "/api/v1/queue")
     assert [item["id"] for item in body["items"]] == [travel]
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("release", {"reason": "late"}),
+        ("transfer", {"pool": "unmatched"}),
+        ("snooze", {"until": "tomorrow"}),
+    ],
+)
+async def test_a_holder_whose_lease_ran_out_can_no_longer_move_the_item(
+    client: TestClient[Any, Any], store: Repository, action: str, body: dict[str, str]
+) -> None:
+    if action == "snooze":
+        body = {"until": (datetime.now(UTC) + timedelta(days=1)).isoformat()}
+    item_id = new_item(store)
+    assert await claim(client, store, "sara") == item_id
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(work_items)
+            .where(work_items.c.id == item_id)
+            .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    status, answer = await call(
+        client, store, "sara", "POST", f"/api/v1/items/{item_id}/{action}", body
+    )
+    assert (status, answer["error"]["code"]) == (409, "lease_expired"), answer
+    item = store.get_item(item_id)
+    assert (item.status, item.held_by) == (ItemStatus.CLAIMED, "sara")
+    assert kinds(store, item_id)[-1] == "claimed"

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, false, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from triage.errors import Forbidden, InvalidTarget, InvalidTransition, NotFound
+from triage.errors import Forbidden, InvalidTarget, InvalidTransition, LeaseExpired, NotFound
 from triage.models import (
     SPAM_POOL,
     TENANT_POOL_PREFIX,
@@ -31,6 +31,7 @@ from triage.models import (
 )
 from triage.routing import (
     eligible,
+    lease_expired,
     may_see_item,
 )
 from triage.sla import Routing
@@ -70,11 +71,20 @@ def _locked_item(
     return item
 
 
-def _check_may_take_back(item: WorkItem, secretary: Secretary, action: str) -> None:
+def _check_may_take_back(item: WorkItem, secretary: Secretary, action: str, now: datetime) -> None:
     """An open item may be moved by anyone who sees it, a claimed one by its holder or a
-    supervisor; a completed (or not yet routed) one by nobody."""
+    supervisor; a completed (or not yet routed) one by nobody. A holder whose lease ran
+    out has lost the item, as for complete and heartbeat (the sweep may not have run yet)."""
     if item.status in (ItemStatus.COMPLETED, ItemStatus.RECEIVED):
         raise InvalidTransition(f"item {item.id} is {item.status.value}: it cannot be {action}")
+    if (
+        item.held_by == secretary.id
+        and not secretary.role.sees_all_tenants
+        and lease_expired(item, now)
+    ):
+        raise LeaseExpired(
+            f"{secretary.id}'s lease on item {item.id} ran out; it is back in the queue"
+        )
     if (
         item.status is ItemStatus.CLAIMED
         and item.held_by != secretary.id
@@ -113,7 +123,7 @@ def release_item(
             raise InvalidTransition(
                 f"item {item_id} is {item.status.value}, not claimed: there is nothing to release"
             )
-        _check_may_take_back(item, secretary, "released")
+        _check_may_take_back(item, secretary, "released", now)
         values = {**_UNHELD, "updated_at": now}
         if item.pinned_to is not None and item.pinned_to == item.held_by:
             values["pinned_to"] = None
@@ -141,7 +151,7 @@ def transfer_to_secretary(
     now = repository.clock()
     with repository.engine.begin() as connection:
         item = _locked_item(connection, repository, item_id, secretary)
-        _check_may_take_back(item, secretary, "transferred")
+        _check_may_take_back(item, secretary, "transferred", now)
         row = connection.execute(
             select(secretaries).where(secretaries.c.id == target_id)
         ).one_or_none()
@@ -205,7 +215,7 @@ def transfer_to_pool(
     now = repository.clock()
     with repository.engine.begin() as connection:
         item = _locked_item(connection, repository, item_id, secretary)
-        _check_may_take_back(item, secretary, "transferred")
+        _check_may_take_back(item, secretary, "transferred", now)
         values: dict[str, Any] = {**_UNHELD, "pool": pool, "pinned_to": None, "updated_at": now}
         if pool.startswith(TENANT_POOL_PREFIX):
             tenant_id = pool.removeprefix(TENANT_POOL_PREFIX)
@@ -263,7 +273,7 @@ def snooze_item(
         raise ValueError("a snooze ends in the future")
     with repository.engine.begin() as connection:
         item = _locked_item(connection, repository, item_id, secretary)
-        _check_may_take_back(item, secretary, "snoozed")
+        _check_may_take_back(item, secretary, "snoozed", now)
         connection.execute(
             update(work_items)
             .where(work_items.c.id == item_id)

@@ -23,7 +23,14 @@ from aiohttp import web
 
 from triage.config import parse_config
 from triage.directory import Directory
-from triage.errors import ConfigError, Forbidden, InvalidTarget, InvalidTransition, NotFound
+from triage.errors import (
+    ConfigError,
+    Forbidden,
+    InvalidTarget,
+    InvalidTransition,
+    LeaseExpired,
+    NotFound,
+)
 from triage.models import Category, Channel, ItemEvent, ItemStatus, Priority, Role, WorkItem
 from triage.sla import ItemFacts, Routing, routing_for
 from triage.store import actions
@@ -97,6 +104,8 @@ async def _act(work: Callable[[], T], answer: Callable[[T], web.Response]) -> we
         return error_response(404, "not_found", str(error))
     except Forbidden as error:
         return error_response(403, "forbidden", str(error))
+    except LeaseExpired as error:
+        return error_response(409, "lease_expired", str(error))
     except InvalidTransition as error:
         return error_response(409, "conflict", str(error))
     except InvalidTarget as error:
