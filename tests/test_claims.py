@@ -326,6 +326,14 @@ def test_expired_lease_goes_back_to_the_head_of_its_queue(queue: Repository, clo
     assert (back.status.value, back.held_by, back.lease_expires_at) == ("queued", None, None)
     (event,) = [e for e in queue.events(first) if e.kind == "lease_expired"]
     assert (event.actor, event.data) == ("system:lease", {"secretary": "sara"})
+    # Swept back to the queue: she is still told she lost it, not that it is someone's.
+    with pytest.raises(LeaseExpired):
+        queue.heartbeat(first, sara)
+    with pytest.raises(LeaseExpired):
+        queue.complete_item(first, sara, "answered")
+    with pytest.raises(InvalidTransition) as not_hers:
+        queue.complete_item(second, sara, "answered")  # never claimed: no lease to lose
+    assert not_hers.type is InvalidTransition
     order = [queue.claim_next_item("sara"), queue.claim_next_item("sara")]
     assert [item.id if item else None for item in order] == [first, second]
     assert queue.expire_leases() == []

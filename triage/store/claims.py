@@ -202,6 +202,10 @@ def check_holder(
     if not may_see_item(secretary.role, tenants, item.tenant_id):
         raise Forbidden(f"item {item.id} is not in {secretary.id}'s tenants")
     if item.status is not ItemStatus.CLAIMED or item.held_by != secretary.id:
+        if _lost_lease(connection, item.id, secretary.id):
+            raise LeaseExpired(
+                f"{secretary.id}'s lease on item {item.id} ran out; it went back to the queue"
+            )
         raise InvalidTransition(
             f"item {item.id} is {item.status.value}"
             + (f" by {item.held_by}" if item.held_by else "")
@@ -213,6 +217,24 @@ def check_holder(
             f"{secretary.id}'s lease on item {item.id} ran out at "
             f"{item.lease_expires_at.isoformat()}; it is back in the queue"
         )
+
+
+def _lost_lease(connection: Connection, item_id: int, secretary_id: str) -> bool:
+    """Whether the item's last claim or lease loss is `secretary_id` losing her lease."""
+    last = connection.execute(
+        select(item_events.c.kind, item_events.c.data)
+        .where(
+            item_events.c.item_id == item_id,
+            item_events.c.kind.in_(("claimed", "lease_expired")),
+        )
+        .order_by(item_events.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return (
+        last is not None
+        and last.kind == "lease_expired"
+        and dict(last.data).get("secretary") == secretary_id
+    )
 
 
 def _assignments(connection: Connection, secretary_id: str) -> dict[str, AssignmentKind]:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from triage.errors import Forbidden, InvalidTransition, LeaseExpired, NotFound
+from triage.errors import Forbidden, NotFound
 from triage.models import (
     Channel,
     ItemEvent,
@@ -26,7 +26,7 @@ from triage.models import (
     Secretary,
     WorkItem,
 )
-from triage.routing import lease_expired, may_see_item
+from triage.routing import may_see_item
 from triage.store.tables import (
     api_tokens,
     assignments,
@@ -296,6 +296,8 @@ class Repository:
         self, item_id: int, secretary: Secretary, outcome: str, notes: str = ""
     ) -> WorkItem:
         """Complete an item the secretary holds, with an outcome and notes."""
+        from triage.store import claims
+
         now = self.clock()
         with self.engine.begin() as connection:
             row = connection.execute(
@@ -304,20 +306,8 @@ class Repository:
             if row is None:
                 raise NotFound(f"no item {item_id}")
             item = _item(row)
-            if not may_see_item(
-                secretary.role, _assigned_tenants(connection, secretary.id), item.tenant_id
-            ):
-                raise Forbidden(f"item {item_id} is not in {secretary.id}'s tenants")
-            if item.status is not ItemStatus.CLAIMED or item.held_by != secretary.id:
-                raise InvalidTransition(
-                    f"item {item_id} is {item.status.value}"
-                    + (f" by {item.held_by}" if item.held_by else "")
-                    + f", not claimed by {secretary.id}"
-                )
-            if lease_expired(item, now):
-                raise LeaseExpired(
-                    f"{secretary.id}'s lease on item {item_id} ran out; it is back in the queue"
-                )
+            # Hers to see, held by her, on a live lease (LeaseExpired when she lost it).
+            claims.check_holder(connection, item, secretary, now)
             connection.execute(
                 update(work_items)
                 .where(work_items.c.id == item_id)
