@@ -22,6 +22,7 @@ from triage.constants import QUEUE_DEFAULT
 from triage.errors import Forbidden, InvalidTransition, LeaseExpired
 from triage.models import AssignmentKind, WorkItem
 from triage.routing import best_eligible
+from triage.store import claims
 from triage.store.db import make_engine
 from triage.store.migrate import upgrade
 from triage.store.repository import Repository, _item
@@ -489,3 +490,24 @@ def test_the_sweep_job_requeues_run_out_leases_and_schedules_its_next_run(
     finally:
         context.install(None)
         connection.close()
+
+
+def test_a_claim_the_pure_rule_refuses_is_rolled_back_and_the_next_item_taken(
+    queue: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the first item changed between the read and the lock in a way the SQL missed.
+    first, second = add_items(queue, [{"priority_rank": 0}, {"priority_rank": 1}])
+    real = claims.eligible
+    monkeypatch.setattr(
+        claims, "eligible", lambda item, *rest: item.id != first and real(item, *rest)
+    )
+    taken = queue.claim_next_item("sara")
+    assert taken is not None and taken.id == second
+    untouched = queue.get_item(first)
+    assert (untouched.status.value, untouched.held_by, untouched.first_response_at) == (
+        "queued",
+        None,
+        None,
+    )
+    assert [e.kind for e in queue.events(first)] == []  # its claimed event rolled back too
+    assert [e.kind for e in queue.events(second)] == ["claimed"]
