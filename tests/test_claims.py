@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import random
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -405,6 +404,7 @@ def test_fifty_parallel_claimers_take_two_thousand_items_each_exactly_once(
     lock = threading.Lock()
     errors: list[BaseException] = []
     start = threading.Barrier(50)
+    freed = {person: threading.Condition() for person in people}
 
     def claimer(person: str) -> None:
         try:
@@ -413,14 +413,18 @@ def test_fifty_parallel_claimers_take_two_thousand_items_each_exactly_once(
             while True:
                 item = repository.claim_next_item(person)
                 if item is None:
-                    # Her twin may hold her one slot: stop only when nothing waits.
+                    # Her twin may hold her one slot: wait for a completion of hers, and
+                    # stop only when nothing waits.
                     if _anything_queued(repository):
-                        time.sleep(0.002)
+                        with freed[person]:
+                            freed[person].wait(0.05)
                         continue
                     return
                 with lock:
                     taken.append(item.id)
                 repository.complete_item(item.id, secretary, "done")
+                with freed[person]:
+                    freed[person].notify_all()
         except BaseException as error:
             errors.append(error)
 
