@@ -13,7 +13,7 @@ latency of the claims per run and their medians, and the double-claim count, rea
 item_events (must be 0). Flat out, 50 closed-loop clients keep the one web process
 saturated, so its latency is mostly queueing: 50 / throughput.
 Usage: python bench/claim.py [--items 100000] [--seconds 15] [--rounds 3] [--think 1]
-                             [--only postgresql|sqlite]
+                             [--clients 50] [--only postgresql|sqlite]
 """
 
 from __future__ import annotations
@@ -264,10 +264,16 @@ def double_claims(database_url: str) -> tuple[int, int]:
 
 
 def run_one(
-    name: str, database_url: str, items: int, seconds: float, think_mean: float, rounds: int
+    name: str,
+    database_url: str,
+    items: int,
+    seconds: float,
+    think_mean: float,
+    rounds: int,
+    clients: int = SECRETARIES,
 ) -> None:
     print(f"{name}:", flush=True)
-    tokens = seed(database_url, items)
+    tokens = dict(list(seed(database_url, items).items())[:clients])
     with ExitStack() as stack, tempfile.TemporaryDirectory() as workdir:
         redis_url = stack.enter_context(private_redis())
         port = free_port()
@@ -319,17 +325,23 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--clients", type=int, default=SECRETARIES, help="how many secretaries claim (1-50)"
+    )
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds per item, paced")
     parser.add_argument("--only", choices=("postgresql", "sqlite"))
     args = parser.parse_args()
     print(
-        f"{args.items} queued items, {TENANTS} tenants, {SECRETARIES} secretaries (capacity "
-        f"{CAPACITY}) claiming and completing over HTTP for {args.seconds:g} s; "
+        f"{args.items} queued items, {TENANTS} tenants, {args.clients} of {SECRETARIES} "
+        f"secretaries (capacity {CAPACITY}) claiming and completing over HTTP for "
+        f"{args.seconds:g} s; "
         f"one web process, {os.cpu_count()} cores shared with the database and the clients"
     )
     if args.only != "sqlite":
         with postgres_database() as url:
-            run_one("PostgreSQL", url, args.items, args.seconds, args.think, args.rounds)
+            run_one(
+                "PostgreSQL", url, args.items, args.seconds, args.think, args.rounds, args.clients
+            )
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as directory:
             run_one(
@@ -339,6 +351,7 @@ def main() -> None:
                 args.seconds,
                 args.think,
                 args.rounds,
+                args.clients,
             )
 
 
