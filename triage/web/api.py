@@ -12,7 +12,14 @@ import redis
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from triage.errors import Forbidden, InvalidTransition, LeaseExpired, NotFound
+from triage.errors import (
+    Forbidden,
+    InvalidTarget,
+    InvalidTransition,
+    LeaseExpired,
+    MonshiError,
+    NotFound,
+)
 from triage.models import SPAM_POOL, Category, Priority, Secretary, WorkItem
 from triage.routing import pool_for
 from triage.sla import due_after_reclassify
@@ -44,7 +51,28 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     if secretary is None:
         return _unauthorized("the token is unknown or revoked")
     request[SECRETARY] = secretary
-    return await handler(request)
+    try:
+        return await handler(request)
+    except (NotFound, Forbidden, InvalidTransition, InvalidTarget) as error:
+        return refusal_response(error)
+
+
+# A store action's refusal, as every /api/v1 handler answers it (raised through the
+# middleware above, so handlers need not catch them).
+_REFUSALS: tuple[tuple[type[MonshiError], int, str], ...] = (
+    (NotFound, 404, "not_found"),
+    (Forbidden, 403, "forbidden"),
+    (LeaseExpired, 409, "lease_expired"),  # before InvalidTransition, its base
+    (InvalidTransition, 409, "conflict"),
+    (InvalidTarget, 422, "invalid_target"),
+)
+
+
+def refusal_response(error: MonshiError) -> web.Response:
+    for kind, status, code in _REFUSALS:
+        if isinstance(error, kind):
+            return error_response(status, code, str(error))
+    raise error
 
 
 def _unauthorized(message: str) -> web.Response:
@@ -118,32 +146,16 @@ async def heartbeat(request: web.Request) -> web.Response:
     item went back to the queue; claim again), 403 when it is not my tenant's.
     """
     item_id = _item_id(request)
-    try:
-        item = await asyncio.to_thread(
-            request.app[REPOSITORY].heartbeat, item_id, request[SECRETARY]
-        )
-    except NotFound as error:
-        return error_response(404, "not_found", str(error))
-    except Forbidden as error:
-        return error_response(403, "forbidden", str(error))
-    except LeaseExpired as error:
-        return error_response(409, "lease_expired", str(error))
-    except InvalidTransition as error:
-        return error_response(409, "conflict", str(error))
+    item = await asyncio.to_thread(request.app[REPOSITORY].heartbeat, item_id, request[SECRETARY])
     return web.json_response(item_json(item))
 
 
 async def get_item(request: web.Request) -> web.Response:
     """GET /api/v1/items/{id}: 403 when the item belongs to a tenant not assigned to me."""
     item_id = _item_id(request)
-    try:
-        item = await asyncio.to_thread(
-            request.app[REPOSITORY].get_item_for, item_id, request[SECRETARY]
-        )
-    except NotFound as error:
-        return error_response(404, "not_found", str(error))
-    except Forbidden as error:
-        return error_response(403, "forbidden", str(error))
+    item = await asyncio.to_thread(
+        request.app[REPOSITORY].get_item_for, item_id, request[SECRETARY]
+    )
     return web.json_response(item_json(item))
 
 
@@ -166,22 +178,13 @@ async def complete(request: web.Request) -> web.Response:
         return error_response(
             400, "bad_request", f"notes: a string of at most {MAX_NOTES} characters"
         )
-    try:
-        item = await asyncio.to_thread(
-            request.app[REPOSITORY].complete_item,
-            item_id,
-            request[SECRETARY],
-            outcome.strip(),
-            notes,
-        )
-    except NotFound as error:
-        return error_response(404, "not_found", str(error))
-    except Forbidden as error:
-        return error_response(403, "forbidden", str(error))
-    except LeaseExpired as error:
-        return error_response(409, "lease_expired", str(error))
-    except InvalidTransition as error:
-        return error_response(409, "conflict", str(error))
+    item = await asyncio.to_thread(
+        request.app[REPOSITORY].complete_item,
+        item_id,
+        request[SECRETARY],
+        outcome.strip(),
+        notes,
+    )
     return web.json_response(item_json(item))
 
 
@@ -231,14 +234,7 @@ async def reclassify(request: web.Request) -> web.Response:
                 log.exception("item %s: due time changed, escalation not planned", item_id)
         return corrected
 
-    try:
-        item = await asyncio.to_thread(correct)
-    except NotFound as error:
-        return error_response(404, "not_found", str(error))
-    except Forbidden as error:
-        return error_response(403, "forbidden", str(error))
-    except InvalidTransition as error:
-        return error_response(409, "conflict", str(error))
+    item = await asyncio.to_thread(correct)
     return web.json_response(item_json(item))
 
 

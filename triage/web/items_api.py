@@ -25,11 +25,6 @@ from triage.config import parse_config
 from triage.directory import Directory
 from triage.errors import (
     ConfigError,
-    Forbidden,
-    InvalidTarget,
-    InvalidTransition,
-    LeaseExpired,
-    NotFound,
 )
 from triage.models import Category, Channel, ItemEvent, ItemStatus, Priority, Role, WorkItem
 from triage.sla import ItemFacts, Routing, routing_for
@@ -97,20 +92,8 @@ def _moment(raw: str, name: str) -> datetime:
 
 
 async def _act(work: Callable[[], T], answer: Callable[[T], web.Response]) -> web.Response:
-    """Run a store action in a thread and map its refusals to HTTP answers."""
-    try:
-        result = await asyncio.to_thread(work)
-    except NotFound as error:
-        return error_response(404, "not_found", str(error))
-    except Forbidden as error:
-        return error_response(403, "forbidden", str(error))
-    except LeaseExpired as error:
-        return error_response(409, "lease_expired", str(error))
-    except InvalidTransition as error:
-        return error_response(409, "conflict", str(error))
-    except InvalidTarget as error:
-        return error_response(422, "invalid_target", str(error))
-    return answer(result)
+    """Run a store action in a thread (its refusals become HTTP answers in api.bearer_auth)."""
+    return answer(await asyncio.to_thread(work))
 
 
 def _item_answer(item: WorkItem) -> web.Response:

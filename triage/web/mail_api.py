@@ -9,7 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from triage.errors import InvalidTransition, NotFound
 from triage.store.mail_items import MailRecord, MailStore
 from triage.web.api import SECRETARY, error_response
 from triage.web.state import DISPATCHER, REPOSITORY
@@ -79,12 +78,7 @@ async def retry_quarantined(request: web.Request) -> web.Response:
         return error_response(404, "not_found", f"no stored message {raw!r}")
     mail_id = int(raw)
     store = MailStore(request.app[REPOSITORY])
-    try:
-        await asyncio.to_thread(store.retry, mail_id)
-    except NotFound as error:
-        return error_response(404, "not_found", str(error))
-    except InvalidTransition as error:
-        return error_response(409, "conflict", str(error))
+    await asyncio.to_thread(store.retry, mail_id)
     # Stored again before it is enqueued: if Redis fails here the row waits as `stored`,
     # and the connector re-enqueues waiting rows when it starts.
     job_id = await asyncio.to_thread(request.app[DISPATCHER].ingest_mail, [mail_id], backfill=False)
