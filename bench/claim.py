@@ -263,6 +263,14 @@ def double_claims(database_url: str) -> tuple[int, int]:
     return int(doubled or 0), int(claims or 0)
 
 
+def listeners(port: int) -> int:
+    """How many sockets listen on the TCP port (Linux /proc/net/tcp, state 0A)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(
+        1 for line in lines if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"
+    )
+
+
 def run_one(
     name: str,
     database_url: str,
@@ -271,8 +279,9 @@ def run_one(
     think_mean: float,
     rounds: int,
     clients: int = SECRETARIES,
+    web_processes: int = 1,
 ) -> None:
-    print(f"{name}:", flush=True)
+    print(f"{name}, {web_processes} web process(es):", flush=True)
     tokens = dict(list(seed(database_url, items).items())[:clients])
     with ExitStack() as stack, tempfile.TemporaryDirectory() as workdir:
         redis_url = stack.enter_context(private_redis())
@@ -289,11 +298,19 @@ def run_one(
             "MONSHI_LOG_LEVEL": "WARNING",
         }
         log = Path(workdir) / "web.log"
-        process = stack.enter_context(
-            running([sys.executable, "-m", "triage", "web", "--port", str(port)], env, log)
-        )
+        command = [sys.executable, "-m", "triage", "web", "--port", str(port)]
+        if web_processes > 1:
+            # Replicas on one port: the kernel spreads the clients' connections over them.
+            command.append("--reuse-port")
         base = f"http://127.0.0.1:{port}"
-        wait_until_up(base + "/readyz", process, log)
+        for replica in range(web_processes):
+            replica_log = log.with_name(f"web-{replica}.log")
+            process = stack.enter_context(running(command, env, replica_log))
+            wait_until_up(base + "/readyz", process, replica_log)
+            # /readyz may have been answered by a replica already up: wait for this one's socket.
+            deadline = time.monotonic() + 30
+            while listeners(port) < replica + 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
         results: dict[float, list[tuple[float, float, float]]] = {0.0: [], think_mean: []}
         for round_number in range(1, rounds + 1):
             for think in (0.0, think_mean):
@@ -330,17 +347,31 @@ def main() -> None:
     )
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds per item, paced")
     parser.add_argument("--only", choices=("postgresql", "sqlite"))
+    parser.add_argument(
+        "--web-processes",
+        type=int,
+        default=1,
+        help="`monshi web` replicas sharing the port (SO_REUSEPORT)",
+    )
     args = parser.parse_args()
     print(
         f"{args.items} queued items, {TENANTS} tenants, {args.clients} of {SECRETARIES} "
         f"secretaries (capacity {CAPACITY}) claiming and completing over HTTP for "
         f"{args.seconds:g} s; "
-        f"one web process, {os.cpu_count()} cores shared with the database and the clients"
+        f"{args.web_processes} web process(es), {os.cpu_count()} cores shared with the "
+        "database and the clients"
     )
     if args.only != "sqlite":
         with postgres_database() as url:
             run_one(
-                "PostgreSQL", url, args.items, args.seconds, args.think, args.rounds, args.clients
+                "PostgreSQL",
+                url,
+                args.items,
+                args.seconds,
+                args.think,
+                args.rounds,
+                args.clients,
+                args.web_processes,
             )
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as directory:
@@ -352,6 +383,7 @@ def main() -> None:
                 args.think,
                 args.rounds,
                 args.clients,
+                args.web_processes,
             )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -409,3 +410,31 @@ async def test_ivr_speech_is_read_by_the_category_model_once_loaded(rig: Rig) ->
     item = rig.item(call)
     assert item.category == "support"
     assert "support" in item.payload["call"]["ivr"]["reason"]
+
+
+async def test_web_processes_sharing_a_spool_replay_each_file_once(rig: Rig) -> None:
+    """Replicas on one host (`monshi web --reuse-port`) share the spool directory."""
+    from triage.store.calls import CALL_EVENTS_STREAM
+    from triage.web.spool import Spool
+
+    calls = [new_sid() for _ in range(12)]
+    for call in calls:
+        answer = await rig.twilio.post(
+            "/twilio/voice/fallback", {**rig.twilio.call_params(call, ACME), "ErrorCode": "11200"}
+        )
+        assert answer.verbs()[-1] == "Record"
+    directory = rig.app[SPOOL].directory
+    files = Spool(directory).pending()
+    assert len(files) == 12
+    spooled = sum(len(json.loads(path.read_text(encoding="utf-8"))) for path in files)
+    stream = rig.app[ASYNC_REDIS]
+    before = await stream.xlen(CALL_EVENTS_STREAM)
+    moved = await asyncio.gather(
+        Spool(directory).replay(rig.app[CALLS]), Spool(directory).replay(rig.app[CALLS])
+    )
+    assert sum(moved) == 12 and Spool(directory).pending() == []
+    added = await stream.xlen(CALL_EVENTS_STREAM) - before
+    await rig.persist()
+    for call in calls:
+        assert rig.event_kinds(call).count("answered_by_fallback") == 1
+    assert added == spooled  # every spooled event went into the stream once

@@ -11,7 +11,13 @@ from triage.settings import WEB_REQUIRED
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-def web(host: str, port: int) -> None:
+@click.option(
+    "--reuse-port",
+    is_flag=True,
+    help="Share the port with other `monshi web` processes on this host (SO_REUSEPORT: "
+    "the kernel spreads new connections over them).",
+)
+def web(host: str, port: int, reuse_port: bool) -> None:
     """Serve Twilio webhooks, the JSON API and health endpoints."""
     from aiohttp import web as aiohttp_web
 
@@ -23,6 +29,7 @@ def web(host: str, port: int) -> None:
         create_app(settings),
         host=host,
         port=port,
+        reuse_port=reuse_port or None,
         print=None,
         access_log_class=WebhookAccessLogger,
     )

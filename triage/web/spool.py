@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import IO
 
 import redis
 
@@ -24,6 +26,28 @@ from triage.store.calls import CallEvent, CallStore
 log = logging.getLogger(__name__)
 
 REPLAY_SECONDS = 2.0
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[IO[str] | None]:
+    """The spool file open under an exclusive lock, or None when another process holds
+    it or the file is gone (replayed and removed by another process)."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        yield None
+        return
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        try:
+            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        yield handle if same else None
 
 
 class Spool:
@@ -49,20 +73,28 @@ class Spool:
         return sorted(self.directory.glob("*.json"), key=lambda path: path.stat().st_mtime)
 
     async def replay(self, calls: CallStore) -> int:
-        """Move spooled events into the call-event stream; returns how many files went."""
+        """Move spooled events into the call-event stream; returns how many files went.
+
+        Several web processes on one host may share the spool (`monshi web --reuse-port`):
+        each file is replayed under an exclusive lock by one of them, and a process that
+        gets the lock after another replayed and removed the file sees it is gone.
+        """
         moved = 0
         for path in self.pending():
-            events = [
-                CallEvent(
-                    kind=raw["kind"],
-                    call_sid=raw["call_sid"],
-                    data=raw["data"],
-                    at=raw["at"],
-                )
-                for raw in json.loads(path.read_text(encoding="utf-8"))
-            ]
-            await calls.add_events(events)
-            path.unlink()
+            with _locked(path) as handle:
+                if handle is None:
+                    continue  # another process has it, or replayed it already
+                events = [
+                    CallEvent(
+                        kind=raw["kind"],
+                        call_sid=raw["call_sid"],
+                        data=raw["data"],
+                        at=raw["at"],
+                    )
+                    for raw in json.loads(handle.read())
+                ]
+                await calls.add_events(events)
+                path.unlink()
             moved += 1
         if moved:
             log.warning("replayed %d spooled call webhook(s) into Redis", moved)

@@ -1,0 +1,98 @@
+"""`monshi web --reuse-port`: several web processes on one host share one port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT, free_port
+from triage.store.db import make_engine
+from triage.store.migrate import upgrade
+
+
+def listeners(port: int) -> int:
+    """How many sockets listen on the TCP port (Linux /proc/net/tcp, state 0A)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(
+        1 for row in rows if row.split()[1].endswith(f":{port:04X}") and row.split()[3] == "0A"
+    )
+
+
+def web_env(
+    database_url: str, redis_url: str, model_dir: Path, port: int, tmp_path: Path
+) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "MONSHI_MODEL_DIR": str(model_dir),
+        "MONSHI_SECRET_KEY": "test-secret-key",
+        "TWILIO_AUTH_TOKEN": "test-twilio-auth-token",
+        "MONSHI_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "MONSHI_SPOOL_DIR": str(tmp_path / "spool"),
+    }
+
+
+@contextmanager
+def web(
+    port: int, env: dict[str, str], log: Path, *flags: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "triage", "web", "--port", str(port), *flags],
+            env={**os.environ, **env},
+            cwd=REPO_ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_two_web_processes_share_a_port_with_reuse_port(
+    sqlite_url: str, redis_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    engine.dispose()
+    port = free_port()
+    env = web_env(sqlite_url, redis_url, model_dir, port, tmp_path)
+    with ExitStack() as stack:
+        first, second = (
+            stack.enter_context(web(port, env, tmp_path / f"web-{n}.log", "--reuse-port"))
+            for n in (1, 2)
+        )
+        deadline = time.monotonic() + 30
+        while listeners(port) < 2 and time.monotonic() < deadline:
+            assert first.poll() is None and second.poll() is None, (
+                tmp_path / "web-1.log"
+            ).read_text() + (tmp_path / "web-2.log").read_text()
+            time.sleep(0.05)
+        assert listeners(port) == 2
+        for _ in range(10):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+                assert answer.status == 200
+        assert first.poll() is None and second.poll() is None
+
+
+def test_without_reuse_port_a_second_web_process_cannot_bind(
+    sqlite_url: str, redis_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = web_env(sqlite_url, redis_url, model_dir, port, tmp_path)
+    with web(port, env, tmp_path / "web-1.log") as first:
+        deadline = time.monotonic() + 30
+        while listeners(port) < 1 and time.monotonic() < deadline:
+            assert first.poll() is None, (tmp_path / "web-1.log").read_text()
+            time.sleep(0.05)
+        with web(port, env, tmp_path / "web-2.log") as second:
+            assert second.wait(30) != 0
+        assert "address already in use" in (tmp_path / "web-2.log").read_text().lower()
