@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, String, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -118,12 +118,7 @@ class Repository:
         """The secretary a live bearer token belongs to, or None."""
         with self.engine.connect() as connection:
             row = connection.execute(
-                select(secretaries)
-                .join(api_tokens, api_tokens.c.secretary_id == secretaries.c.id)
-                .where(
-                    api_tokens.c.token_hash == hash_token(token),
-                    api_tokens.c.revoked_at.is_(None),
-                )
+                _SECRETARY_FOR_TOKEN, {"token_hash": hash_token(token)}
             ).one_or_none()
         return None if row is None else _secretary(row)
 
@@ -301,27 +296,25 @@ class Repository:
         now = self.clock()
         with self.engine.begin() as connection:
             row = connection.execute(
-                _for_update(select(work_items).where(work_items.c.id == item_id), self)
+                _ITEM_FOR_UPDATE if self.dialect == "postgresql" else _ITEM,
+                {"item_id": item_id},
             ).one_or_none()
             if row is None:
                 raise NotFound(f"no item {item_id}")
             item = _item(row)
             # Hers to see, held by her, on a live lease (LeaseExpired when she lost it).
             claims.check_holder(connection, item, secretary, now)
-            connection.execute(
-                update(work_items)
-                .where(work_items.c.id == item_id)
-                .values(
-                    status=ItemStatus.COMPLETED.value,
-                    outcome=outcome,
-                    notes=notes,
-                    completed_at=now,
-                    updated_at=now,
-                    lease_expires_at=None,
+            done = connection.execute(
+                _COMPLETE,
+                {
+                    "item_id": item_id,
+                    "outcome": outcome,
+                    "notes": notes,
+                    "now": now,
                     # Completing is a response: the SLA clock stops here if nothing did before.
-                    first_response_at=item.first_response_at or now,
-                )
-            )
+                    "first_response_at": item.first_response_at or now,
+                },
+            ).one()
             _add_event(
                 connection,
                 item_id,
@@ -330,7 +323,6 @@ class Repository:
                 "completed",
                 {"outcome": outcome, "notes": notes},
             )
-            done = connection.execute(select(work_items).where(work_items.c.id == item_id)).one()
         return _item(done)
 
     def events(self, item_id: int) -> list[ItemEvent]:
@@ -361,6 +353,37 @@ class Repository:
         with self.engine.connect() as connection:
             rows = connection.execute(select(secretaries).order_by(secretaries.c.id)).all()
         return [_secretary(row) for row in rows]
+
+
+# Built once: every API request runs it, and building the expression cost more CPU than
+# the query (its compiled form is cached by SQLAlchemy either way).
+_SECRETARY_FOR_TOKEN = (
+    select(secretaries)
+    .join(api_tokens, api_tokens.c.secretary_id == secretaries.c.id)
+    .where(
+        api_tokens.c.token_hash == bindparam("token_hash", type_=String()),
+        api_tokens.c.revoked_at.is_(None),
+    )
+)
+
+
+_ITEM = select(work_items).where(work_items.c.id == bindparam("item_id"))
+_ITEM_FOR_UPDATE = _ITEM.with_for_update()
+_WHEN = work_items.c.completed_at.type
+_COMPLETE = (
+    update(work_items)
+    .where(work_items.c.id == bindparam("item_id"))
+    .values(
+        status=ItemStatus.COMPLETED.value,
+        outcome=bindparam("outcome", type_=String()),
+        notes=bindparam("notes", type_=String()),
+        completed_at=bindparam("now", type_=_WHEN),
+        updated_at=bindparam("now", type_=_WHEN),
+        lease_expires_at=None,
+        first_response_at=bindparam("first_response_at", type_=_WHEN),
+    )
+    .returning(*work_items.c)
+)
 
 
 def _for_update(statement: Any, repository: Repository) -> Any:
