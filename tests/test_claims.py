@@ -24,7 +24,8 @@ from triage.routing import best_eligible
 from triage.store import claims
 from triage.store.db import make_engine
 from triage.store.migrate import upgrade
-from triage.store.repository import Repository, _item
+from triage.store.repository import Repository
+from triage.store.rows import item_from_row
 from triage.store.tables import assignments, item_events, secretaries, work_items
 from workers import context, leases
 from workers.dispatch import Dispatcher
@@ -155,7 +156,7 @@ def random_world(repository: Repository, rng: random.Random) -> None:
 
 def all_items(repository: Repository) -> list[WorkItem]:
     with repository.engine.connect() as connection:
-        return [_item(row) for row in connection.execute(select(work_items))]
+        return [item_from_row(row) for row in connection.execute(select(work_items))]
 
 
 def kinds_of(repository: Repository, secretary_id: str) -> dict[str, AssignmentKind]:

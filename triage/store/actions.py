@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, false, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from triage.errors import Forbidden, InvalidTarget, InvalidTransition, LeaseExpired, NotFound
+from triage.errors import Forbidden, InvalidTarget, InvalidTransition, LeaseExpired
 from triage.models import (
     SPAM_POOL,
     TENANT_POOL_PREFIX,
@@ -36,13 +36,13 @@ from triage.routing import (
 )
 from triage.sla import Routing
 from triage.store.claims import SERVING_ORDER, _assignments, _candidate_branches
-from triage.store.repository import (
-    Repository,
-    _add_event,
-    _assigned_tenants,
-    _for_update,
-    _item,
-    _secretary,
+from triage.store.repository import Repository
+from triage.store.rows import (
+    add_event,
+    assigned_tenants,
+    item_from_row,
+    locked_item_row,
+    secretary_from_row,
 )
 from triage.store.tables import assignments, item_events, secretaries, tenants, work_items
 
@@ -54,19 +54,10 @@ def _actor(secretary: Secretary) -> str:
     return f"secretary:{secretary.id}"
 
 
-def _locked_item(
-    connection: Connection, repository: Repository, item_id: int, secretary: Secretary
-) -> WorkItem:
+def _locked_item(connection: Connection, item_id: int, secretary: Secretary) -> WorkItem:
     """The item's row, locked until the transaction ends, if the secretary may see it."""
-    row = connection.execute(
-        _for_update(select(work_items).where(work_items.c.id == item_id), repository)
-    ).one_or_none()
-    if row is None:
-        raise NotFound(f"no item {item_id}")
-    item = _item(row)
-    if not may_see_item(
-        secretary.role, _assigned_tenants(connection, secretary.id), item.tenant_id
-    ):
+    item = item_from_row(locked_item_row(connection, item_id))
+    if not may_see_item(secretary.role, assigned_tenants(connection, secretary.id), item.tenant_id):
         raise Forbidden(f"item {item_id} is not in {secretary.id}'s tenants")
     return item
 
@@ -97,7 +88,9 @@ def _check_may_take_back(item: WorkItem, secretary: Secretary, action: str, now:
 
 
 def _reread(connection: Connection, item_id: int) -> WorkItem:
-    return _item(connection.execute(select(work_items).where(work_items.c.id == item_id)).one())
+    return item_from_row(
+        connection.execute(select(work_items).where(work_items.c.id == item_id)).one()
+    )
 
 
 # Back in the queue: nobody holds it and no lease runs.
@@ -118,7 +111,7 @@ def release_item(
     """
     now = repository.clock()
     with repository.engine.begin() as connection:
-        item = _locked_item(connection, repository, item_id, secretary)
+        item = _locked_item(connection, item_id, secretary)
         if item.status is not ItemStatus.CLAIMED:
             raise InvalidTransition(
                 f"item {item_id} is {item.status.value}, not claimed: there is nothing to release"
@@ -128,7 +121,7 @@ def release_item(
         if item.pinned_to is not None and item.pinned_to == item.held_by:
             values["pinned_to"] = None
         connection.execute(update(work_items).where(work_items.c.id == item_id).values(**values))
-        _add_event(
+        add_event(
             connection,
             item_id,
             now,
@@ -150,14 +143,14 @@ def transfer_to_secretary(
     """
     now = repository.clock()
     with repository.engine.begin() as connection:
-        item = _locked_item(connection, repository, item_id, secretary)
+        item = _locked_item(connection, item_id, secretary)
         _check_may_take_back(item, secretary, "transferred", now)
         row = connection.execute(
             select(secretaries).where(secretaries.c.id == target_id)
         ).one_or_none()
         if row is None:
             raise InvalidTarget(f"no secretary {target_id!r}")
-        target = _secretary(row)
+        target = secretary_from_row(row)
         kind = None
         if item.tenant_id is not None:
             raw_kind = connection.scalar(
@@ -183,7 +176,7 @@ def transfer_to_secretary(
             .where(work_items.c.id == item_id)
             .values(**_UNHELD, pinned_to=target.id, updated_at=now)
         )
-        _add_event(
+        add_event(
             connection,
             item_id,
             now,
@@ -214,7 +207,7 @@ def transfer_to_pool(
     """
     now = repository.clock()
     with repository.engine.begin() as connection:
-        item = _locked_item(connection, repository, item_id, secretary)
+        item = _locked_item(connection, item_id, secretary)
         _check_may_take_back(item, secretary, "transferred", now)
         values: dict[str, Any] = {**_UNHELD, "pool": pool, "pinned_to": None, "updated_at": now}
         if pool.startswith(TENANT_POOL_PREFIX):
@@ -222,7 +215,7 @@ def transfer_to_pool(
             if connection.scalar(select(tenants.c.id).where(tenants.c.id == tenant_id)) is None:
                 raise InvalidTarget(f"no tenant {tenant_id!r}")
             if not may_see_item(
-                secretary.role, _assigned_tenants(connection, secretary.id), tenant_id
+                secretary.role, assigned_tenants(connection, secretary.id), tenant_id
             ):
                 raise Forbidden(f"{secretary.id} is not assigned to tenant {tenant_id}")
             values["tenant_id"] = tenant_id
@@ -234,7 +227,7 @@ def transfer_to_pool(
         else:
             raise InvalidTarget(f"no pool {pool!r}: tenant:<id>, {UNMATCHED_POOL} or {SPAM_POOL}")
         connection.execute(update(work_items).where(work_items.c.id == item_id).values(**values))
-        _add_event(
+        add_event(
             connection,
             item_id,
             now,
@@ -272,14 +265,14 @@ def snooze_item(
     if until <= now:
         raise ValueError("a snooze ends in the future")
     with repository.engine.begin() as connection:
-        item = _locked_item(connection, repository, item_id, secretary)
+        item = _locked_item(connection, item_id, secretary)
         _check_may_take_back(item, secretary, "snoozed", now)
         connection.execute(
             update(work_items)
             .where(work_items.c.id == item_id)
             .values(**_UNHELD, snoozed_until=until, updated_at=now)
         )
-        _add_event(
+        add_event(
             connection,
             item_id,
             now,
@@ -294,8 +287,8 @@ def add_note(repository: Repository, item_id: int, secretary: Secretary, text: s
     """A note on an item, in any state (a completed one too): an `item_events` row."""
     now = repository.clock()
     with repository.engine.begin() as connection:
-        _locked_item(connection, repository, item_id, secretary)
-        _add_event(connection, item_id, now, _actor(secretary), "note", {"text": text})
+        _locked_item(connection, item_id, secretary)
+        add_event(connection, item_id, now, _actor(secretary), "note", {"text": text})
         row = connection.execute(
             select(item_events)
             .where(item_events.c.item_id == item_id)
@@ -352,7 +345,10 @@ def queue_for(
             select(work_items).where(waiting).order_by(*SERVING_ORDER).limit(limit).offset(offset)
         ).all()
     return QueuePage(
-        counts=counts, total=sum(counts.values()), items=[_item(row) for row in rows], now=now
+        counts=counts,
+        total=sum(counts.values()),
+        items=[item_from_row(row) for row in rows],
+        now=now,
     )
 
 
@@ -407,7 +403,7 @@ def list_items(
         rows = connection.execute(
             select(work_items).where(*conditions).order_by(work_items.c.id.desc()).limit(limit)
         ).all()
-    return [_item(row) for row in rows]
+    return [item_from_row(row) for row in rows]
 
 
 __all__ = [

@@ -11,11 +11,12 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import update
 
 from triage.models import Channel, ItemStatus, Priority
 from triage.store.calls import CallEvent
-from triage.store.repository import Repository, _add_event
+from triage.store.repository import Repository
+from triage.store.rows import add_event, locked_item_row
 from triage.store.tables import work_items
 from triage.voice import MISSED_CALL_SECONDS, is_hang_up
 
@@ -75,9 +76,7 @@ def _change(
     """
     now = repository.clock()
     with repository.engine.begin() as connection:
-        row = connection.execute(
-            _locked(select(work_items).where(work_items.c.id == item_id), connection)
-        ).one()
+        row = locked_item_row(connection, item_id)
         payload = dict(row.payload)
         call = dict(payload.get("call", {}))
         applied = list(call.get("applied", []))
@@ -93,12 +92,8 @@ def _change(
             changes.update(status=ItemStatus.COMPLETED.value, outcome=close_with, completed_at=now)
         connection.execute(update(work_items).where(work_items.c.id == item_id).values(**changes))
         event_data = {key: value for key, value in data.items() if key not in ("base", "key")}
-        _add_event(connection, item_id, now, ACTOR, kind, event_data)
+        add_event(connection, item_id, now, ACTOR, kind, event_data)
     return True
-
-
-def _locked(statement: Any, connection: Connection) -> Any:
-    return statement.with_for_update() if connection.dialect.name == "postgresql" else statement
 
 
 def _note(repository: Repository, item_id: int, kind: str, data: Mapping[str, Any]) -> bool:

@@ -49,6 +49,7 @@ from triage.routing import (
     lease_expired,
     may_see_item,
 )
+from triage.store.rows import add_event, item_from_row, locked_item_row, secretary_from_row
 from triage.store.tables import assignments, item_events, secretaries, work_items
 
 if TYPE_CHECKING:
@@ -98,7 +99,6 @@ class _Refused(Exception):
 
 
 def _claim_once(repository: Repository, secretary_id: str, refused: set[int]) -> WorkItem | None:
-    from triage.store.repository import _add_event, _item, _secretary
 
     now = repository.clock()
     postgres = repository.dialect == "postgresql"
@@ -123,20 +123,18 @@ def _claim_once(repository: Repository, secretary_id: str, refused: set[int]) ->
         if rows[0].ran_out:
             # Before the pick, so her own lost leases no longer count against her capacity.
             _expire(connection, now, postgres, limit=_LAZY_EXPIRY_LIMIT)
-        secretary = _secretary(rows[0])
+        secretary = secretary_from_row(rows[0])
         kinds = {row.assigned: AssignmentKind(row.kind) for row in rows if row.assigned}
         lease_until = now + repository.lease
         row = _claim_best(connection, secretary, kinds, refused, now, lease_until, postgres)
         if row is None:
             return None
-        item: WorkItem = _item(row)
+        item: WorkItem = item_from_row(row)
         tenant_kind = kinds.get(item.tenant_id) if item.tenant_id is not None else None
         if not eligible(replace(item, status=ItemStatus.QUEUED), secretary, tenant_kind, now):
             raise _Refused(item.id)
         if not postgres:  # on PostgreSQL the claiming statement wrote it
-            _add_event(
-                connection, item.id, now, _actor(secretary_id), "claimed", _data(lease_until)
-            )
+            add_event(connection, item.id, now, _actor(secretary_id), "claimed", _data(lease_until))
     return item
 
 
@@ -157,11 +155,10 @@ def heartbeat(repository: Repository, item_id: int, secretary: Secretary) -> Wor
     NotFound, Forbidden (not her tenant), InvalidTransition (she does not hold it) or
     LeaseExpired (she held it, but the lease ran out: the item is back in the queue).
     """
-    from triage.store.repository import _item
 
     now = repository.clock()
     with repository.engine.begin() as connection:
-        item = locked_item(connection, item_id, repository.dialect == "postgresql", _item)
+        item = item_from_row(locked_item_row(connection, item_id))
         check_holder(connection, item, secretary, now)
         lease_until = now + repository.lease
         connection.execute(
@@ -170,7 +167,7 @@ def heartbeat(repository: Repository, item_id: int, secretary: Secretary) -> Wor
             .values(lease_expires_at=lease_until, updated_at=now)
         )
         renewed = connection.execute(select(work_items).where(_w.id == item_id)).one()
-    return _item(renewed)
+    return item_from_row(renewed)
 
 
 def expire_leases(repository: Repository, limit: int | None = None) -> list[tuple[int, str]]:
@@ -182,16 +179,6 @@ def expire_leases(repository: Repository, limit: int | None = None) -> list[tupl
     now = repository.clock()
     with repository.engine.begin() as connection:
         return _expire(connection, now, repository.dialect == "postgresql", limit=limit)
-
-
-def locked_item(connection: Connection, item_id: int, postgres: bool, to_item: Any) -> WorkItem:
-    """The item's row, locked for the rest of the transaction (SQLite: already serialized)."""
-    query = select(work_items).where(_w.id == item_id)
-    row = connection.execute(query.with_for_update() if postgres else query).one_or_none()
-    if row is None:
-        raise NotFound(f"no item {item_id}")
-    item: WorkItem = to_item(row)
-    return item
 
 
 def check_holder(
@@ -503,7 +490,6 @@ def _expire(
     its priority. On PostgreSQL rows another transaction holds (a claim sweeping the same
     leases, a holder completing just now) are skipped, never waited for.
     """
-    from triage.store.repository import _add_event
 
     query = (
         select(_w.id, _w.held_by)
@@ -529,7 +515,7 @@ def _expire(
         )
     )
     for item_id, holder in expired:
-        _add_event(connection, item_id, now, LEASE_ACTOR, "lease_expired", {"secretary": holder})
+        add_event(connection, item_id, now, LEASE_ACTOR, "lease_expired", {"secretary": holder})
     return expired
 
 
@@ -539,5 +525,4 @@ __all__ = [
     "claim_next_item",
     "expire_leases",
     "heartbeat",
-    "locked_item",
 ]

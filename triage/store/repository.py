@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, String, bindparam, func, select, update
+from sqlalchemy import Connection, String, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -22,14 +22,20 @@ from triage.models import (
     ItemEvent,
     ItemStatus,
     Priority,
-    Role,
     Secretary,
     WorkItem,
 )
 from triage.routing import may_see_item
+from triage.store import claims
+from triage.store.rows import (
+    add_event,
+    assigned_tenants,
+    item_from_row,
+    locked_item_row,
+    secretary_from_row,
+)
 from triage.store.tables import (
     api_tokens,
-    assignments,
     item_events,
     secretaries,
     tenant_phone_numbers,
@@ -80,11 +86,11 @@ class Repository:
             ).one_or_none()
         if row is None:
             raise NotFound(f"no secretary {secretary_id!r}")
-        return _secretary(row)
+        return secretary_from_row(row)
 
     def assigned_tenants(self, secretary_id: str) -> set[str]:
         with self.engine.connect() as connection:
-            return _assigned_tenants(connection, secretary_id)
+            return assigned_tenants(connection, secretary_id)
 
     def issue_token(self, secretary_id: str) -> str:
         """A new bearer token for the secretary; only its hash is stored."""
@@ -120,7 +126,7 @@ class Repository:
             row = connection.execute(
                 _SECRETARY_FOR_TOKEN, {"token_hash": hash_token(token)}
             ).one_or_none()
-        return None if row is None else _secretary(row)
+        return None if row is None else secretary_from_row(row)
 
     # -- work items ----------------------------------------------------------------
 
@@ -170,7 +176,7 @@ class Repository:
         with self.engine.begin() as connection:
             item_id = connection.scalar(statement)
             if item_id is not None:
-                _add_event(
+                add_event(
                     connection,
                     item_id,
                     now,
@@ -244,7 +250,7 @@ class Repository:
                 if not _item_exists(connection, item_id):
                     raise NotFound(f"no item {item_id}")
                 return False
-            _add_event(connection, item_id, now, actor, "queued", {"pool": pool})
+            add_event(connection, item_id, now, actor, "queued", {"pool": pool})
             return True
 
     def get_item(self, item_id: int) -> WorkItem:
@@ -254,7 +260,7 @@ class Repository:
             ).one_or_none()
         if row is None:
             raise NotFound(f"no item {item_id}")
-        return _item(row)
+        return item_from_row(row)
 
     def get_item_for(self, item_id: int, secretary: Secretary) -> WorkItem:
         """The item, if the secretary may see it (Forbidden otherwise)."""
@@ -271,37 +277,23 @@ class Repository:
         triage.routing.eligible. Under any concurrency an item is claimed by one secretary
         only, and nobody holds more than her capacity (triage.store.claims).
         """
-        from triage.store import claims
-
         return claims.claim_next_item(self, secretary_id)
 
     def heartbeat(self, item_id: int, secretary: Secretary) -> WorkItem:
         """Renew the secretary's lease on an item she holds (LeaseExpired if it ran out)."""
-        from triage.store import claims
-
         return claims.heartbeat(self, item_id, secretary)
 
     def expire_leases(self, limit: int | None = None) -> list[tuple[int, str]]:
         """Requeue items whose lease ran out; (item id, who lost it) for each."""
-        from triage.store import claims
-
         return claims.expire_leases(self, limit)
 
     def complete_item(
         self, item_id: int, secretary: Secretary, outcome: str, notes: str = ""
     ) -> WorkItem:
         """Complete an item the secretary holds, with an outcome and notes."""
-        from triage.store import claims
-
         now = self.clock()
         with self.engine.begin() as connection:
-            row = connection.execute(
-                _ITEM_FOR_UPDATE if self.dialect == "postgresql" else _ITEM,
-                {"item_id": item_id},
-            ).one_or_none()
-            if row is None:
-                raise NotFound(f"no item {item_id}")
-            item = _item(row)
+            item = item_from_row(locked_item_row(connection, item_id))
             # Hers to see, held by her, on a live lease (LeaseExpired when she lost it).
             claims.check_holder(connection, item, secretary, now)
             done = connection.execute(
@@ -315,7 +307,7 @@ class Repository:
                     "first_response_at": item.first_response_at or now,
                 },
             ).one()
-            _add_event(
+            add_event(
                 connection,
                 item_id,
                 now,
@@ -323,7 +315,7 @@ class Repository:
                 "completed",
                 {"outcome": outcome, "notes": notes},
             )
-        return _item(done)
+        return item_from_row(done)
 
     def events(self, item_id: int) -> list[ItemEvent]:
         with self.engine.connect() as connection:
@@ -352,7 +344,7 @@ class Repository:
         """Every secretary, supervisor and admin, by id."""
         with self.engine.connect() as connection:
             rows = connection.execute(select(secretaries).order_by(secretaries.c.id)).all()
-        return [_secretary(row) for row in rows]
+        return [secretary_from_row(row) for row in rows]
 
 
 # Built once: every API request runs it, and building the expression cost more CPU than
@@ -367,8 +359,6 @@ _SECRETARY_FOR_TOKEN = (
 )
 
 
-_ITEM = select(work_items).where(work_items.c.id == bindparam("item_id"))
-_ITEM_FOR_UPDATE = _ITEM.with_for_update()
 _WHEN = work_items.c.completed_at.type
 _COMPLETE = (
     update(work_items)
@@ -393,77 +383,6 @@ def _for_update(statement: Any, repository: Repository) -> Any:
 
 def _item_exists(connection: Connection, item_id: int) -> bool:
     return connection.scalar(select(work_items.c.id).where(work_items.c.id == item_id)) is not None
-
-
-def _assigned_tenants(connection: Connection, secretary_id: str) -> set[str]:
-    return set(
-        connection.scalars(
-            select(assignments.c.tenant_id).where(assignments.c.secretary_id == secretary_id)
-        )
-    )
-
-
-def _add_event(
-    connection: Connection,
-    item_id: int,
-    at: datetime,
-    actor: str,
-    kind: str,
-    data: Mapping[str, Any],
-) -> None:
-    connection.execute(
-        item_events.insert().values(item_id=item_id, at=at, actor=actor, kind=kind, data=dict(data))
-    )
-
-
-def _secretary(row: Row[Any]) -> Secretary:
-    return Secretary(
-        id=row.id,
-        name=row.name,
-        role=Role(row.role),
-        languages=tuple(row.languages),
-        skills=tuple(row.skills),
-        capacity=row.capacity,
-        phone=row.phone,
-    )
-
-
-def _item(row: Row[Any]) -> WorkItem:
-    return WorkItem(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        channel=Channel(row.channel),
-        external_id=row.external_id,
-        status=ItemStatus(row.status),
-        priority=Priority.from_rank(row.priority_rank),
-        pool=row.pool,
-        sender=row.sender,
-        recipient=row.recipient,
-        subject=row.subject,
-        body=row.body,
-        language=row.language,
-        category=row.category,
-        held_by=row.held_by,
-        outcome=row.outcome,
-        notes=row.notes,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        claimed_at=row.claimed_at,
-        completed_at=row.completed_at,
-        payload=dict(row.payload),
-        needs_review=bool(row.needs_review),
-        spam=bool(row.spam),
-        confidence=row.confidence,
-        triage=dict(row.triage) if row.triage else None,
-        required_skill=row.required_skill,
-        pinned_to=row.pinned_to,
-        due_at=row.due_at,
-        backup_at=row.backup_at,
-        escalation=row.escalation,
-        first_response_at=row.first_response_at,
-        lease_expires_at=row.lease_expires_at,
-        snoozed_until=row.snoozed_until,
-    )
 
 
 __all__ = ["Repository", "hash_token", "utcnow"]

@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 from triage.errors import NotFound
 from triage.models import ItemStatus, Priority
 from triage.sla import LEVEL_NAMES, escalate
-from triage.store.repository import Repository, _add_event
+from triage.store.repository import Repository
+from triage.store.rows import add_event, locked_item_row
 from triage.store.tables import item_events, work_items
 
 # Statuses in which an item can still miss its first response.
@@ -95,12 +96,7 @@ def escalate_item(
     """
     now = repository.clock()
     with repository.engine.begin() as connection:
-        statement = select(work_items).where(work_items.c.id == item_id)
-        if connection.dialect.name == "postgresql":
-            statement = statement.with_for_update()
-        row = connection.execute(statement).one_or_none()
-        if row is None:
-            raise NotFound(f"no item {item_id}")
+        row = locked_item_row(connection, item_id)
         if (
             row.status not in WAITING
             or row.first_response_at is not None
@@ -130,7 +126,7 @@ def escalate_item(
         }
         if change.priority_rank != row.priority_rank:
             data["priority_from"] = Priority.from_rank(row.priority_rank).value
-        _add_event(connection, item_id, now, actor, "escalated", data)
+        add_event(connection, item_id, now, actor, "escalated", data)
     return Escalated(
         item_id=item_id,
         tenant_id=row.tenant_id,
@@ -157,4 +153,4 @@ def record_alert(
 ) -> None:
     """Store the `alerted` event of a sent on-call SMS."""
     with repository.engine.begin() as connection:
-        _add_event(connection, item_id, repository.clock(), actor, "alerted", data)
+        add_event(connection, item_id, repository.clock(), actor, "alerted", data)

@@ -16,7 +16,8 @@ from sqlalchemy import bindparam, func, select, update
 
 from triage.models import ItemStatus, Priority, WorkItem
 from triage.sla import Routing
-from triage.store.repository import Repository, _item
+from triage.store.repository import Repository
+from triage.store.rows import item_from_row
 from triage.store.tables import item_events, work_items
 
 OPEN = (ItemStatus.RECEIVED.value, ItemStatus.QUEUED.value)
@@ -41,7 +42,7 @@ def get_items(repository: Repository, item_ids: Sequence[int]) -> list[WorkItem]
         rows = connection.execute(
             select(work_items).where(work_items.c.id.in_(list(item_ids)))
         ).all()
-    found = {row.id: _item(row) for row in rows}
+    found = {row.id: item_from_row(row) for row in rows}
     return [found[item_id] for item_id in item_ids if item_id in found]
 
 

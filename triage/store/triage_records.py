@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from triage.errors import Forbidden, InvalidTransition, NotFound
+from triage.errors import Forbidden, InvalidTransition
 from triage.models import ItemStatus, Priority, Secretary, WorkItem
 from triage.routing import may_see_item
 from triage.sla import Routing
-from triage.store.repository import Repository, _add_event, _assigned_tenants, _item
+from triage.store.repository import Repository
+from triage.store.rows import add_event, assigned_tenants, item_from_row, locked_item_row
 from triage.store.tables import classification_corrections, work_items
 
 OPEN = (ItemStatus.RECEIVED.value, ItemStatus.QUEUED.value)
@@ -40,12 +41,7 @@ def apply_triage(
     """
     now = repository.clock()
     with repository.engine.begin() as connection:
-        statement = select(work_items).where(work_items.c.id == item_id)
-        if connection.dialect.name == "postgresql":
-            statement = statement.with_for_update()
-        row = connection.execute(statement).one_or_none()
-        if row is None:
-            raise NotFound(f"no item {item_id}")
+        row = locked_item_row(connection, item_id)
         if row.status not in OPEN:
             return False
         priority = Priority(result["priority"]).rank
@@ -69,7 +65,7 @@ def apply_triage(
             if queued or row.due_at is None:
                 values.update(due_at=routing.due_at, backup_at=routing.backup_at)
         connection.execute(update(work_items).where(work_items.c.id == item_id).values(**values))
-        _add_event(
+        add_event(
             connection,
             item_id,
             now,
@@ -88,7 +84,7 @@ def apply_triage(
                     backup_at=_iso(routing.backup_at),
                     required_skill=routing.required_skill,
                 )
-            _add_event(connection, item_id, now, actor, "queued", queued_data)
+            add_event(connection, item_id, now, actor, "queued", queued_data)
     return True
 
 
@@ -116,14 +112,9 @@ def reclassify_item(
     """
     now = repository.clock()
     with repository.engine.begin() as connection:
-        statement = select(work_items).where(work_items.c.id == item_id)
-        if connection.dialect.name == "postgresql":
-            statement = statement.with_for_update()
-        row = connection.execute(statement).one_or_none()
-        if row is None:
-            raise NotFound(f"no item {item_id}")
+        row = locked_item_row(connection, item_id)
         if not may_see_item(
-            secretary.role, _assigned_tenants(connection, secretary.id), row.tenant_id
+            secretary.role, assigned_tenants(connection, secretary.id), row.tenant_id
         ):
             raise Forbidden(f"item {item_id} is not in {secretary.id}'s tenants")
         if row.status == ItemStatus.COMPLETED.value:
@@ -166,7 +157,7 @@ def reclassify_item(
             if target and target != row.pool:
                 values["pool"] = target
         connection.execute(update(work_items).where(work_items.c.id == item_id).values(**values))
-        _add_event(
+        add_event(
             connection,
             item_id,
             now,
@@ -180,7 +171,7 @@ def reclassify_item(
             },
         )
         updated = connection.execute(select(work_items).where(work_items.c.id == item_id)).one()
-    return _item(updated)
+    return item_from_row(updated)
 
 
 def corrections(repository: Repository) -> list[tuple[str, str, str | None]]:
