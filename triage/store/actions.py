@@ -35,7 +35,7 @@ from triage.routing import (
     may_see_item,
 )
 from triage.sla import Routing
-from triage.store.claims import SERVING_ORDER, _assignments, _candidate_branches
+from triage.store.claims import SERVING_ORDER, assignments_of, candidate_branches
 from triage.store.repository import Repository
 from triage.store.rows import (
     add_event,
@@ -332,7 +332,7 @@ def queue_for(
     with repository.engine.connect() as connection:
         # The claim's own conditions (one per place she takes from), so that the queue
         # shows exactly what a claim would give her, in the same order.
-        branches = _candidate_branches(secretary, _assignments(connection, secretary.id), now)
+        branches = candidate_branches(secretary, assignments_of(connection, secretary.id), now)
         waiting = or_(*branches) if branches else false()
         counts = {priority: 0 for priority in Priority}
         for rank, count in connection.execute(

@@ -185,7 +185,7 @@ def check_holder(
     connection: Connection, item: WorkItem, secretary: Secretary, now: datetime
 ) -> None:
     """Raise unless `secretary` may see `item` and holds it on a live lease."""
-    tenants = set(_assignments(connection, secretary.id))
+    tenants = set(assignments_of(connection, secretary.id))
     if not may_see_item(secretary.role, tenants, item.tenant_id):
         raise Forbidden(f"item {item.id} is not in {secretary.id}'s tenants")
     if item.status is not ItemStatus.CLAIMED or item.held_by != secretary.id:
@@ -224,7 +224,7 @@ def _lost_lease(connection: Connection, item_id: int, secretary_id: str) -> bool
     )
 
 
-def _assignments(connection: Connection, secretary_id: str) -> dict[str, AssignmentKind]:
+def assignments_of(connection: Connection, secretary_id: str) -> dict[str, AssignmentKind]:
     rows = connection.execute(
         select(assignments.c.tenant_id, assignments.c.kind).where(
             assignments.c.secretary_id == secretary_id
@@ -322,7 +322,7 @@ def _branches(shape: _Shape, values: dict[str, Any] | None = None) -> list[Colum
     return branches
 
 
-def _candidate_branches(
+def candidate_branches(
     secretary: Secretary, kinds: dict[str, AssignmentKind], now: datetime
 ) -> list[ColumnElement[bool]]:
     """The claim's branches with `secretary`'s values bound (the queue view lists with them)."""
@@ -521,6 +521,8 @@ def _expire(
 
 __all__ = [
     "SERVING_ORDER",
+    "assignments_of",
+    "candidate_branches",
     "check_holder",
     "claim_next_item",
     "expire_leases",
