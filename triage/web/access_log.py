@@ -1,9 +1,10 @@
 """aiohttp's access log, less the line for each incoming call, which logs its own.
 
-An incoming call (POST /twilio/voice) is logged by its handler with what matters (the
-CallSid, the client, the caller redacted); aiohttp's line beside it said only "POST
-/twilio/voice 200" and cost about a tenth of the CPU of answering the call. Failures
-(status 400 and above) and every other path are still logged.
+An answered incoming call (POST /twilio/voice) is on record in the call-event stream and
+so in the database; its handler logs a line only at DEBUG (the CallSid, the client, the
+caller redacted). aiohttp's line said only "POST /twilio/voice 200" and cost about a tenth
+of the CPU of answering the call. Failures (status 400 and above) and every other path
+are still logged.
 """
 
 from __future__ import annotations
