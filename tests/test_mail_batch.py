@@ -6,11 +6,13 @@ batch falls back to one message (or one item) at a time without losing or doubli
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select, update
 
 from tests import test_mail_ingest
@@ -29,7 +31,7 @@ from tests.test_mail_ingest import (
 from triage.classify.model import TrainedModel, load, newest_compatible
 from triage.classify.pipeline import TriageInput, TriageRequest, triage, triage_many
 from triage.classify.registry import ModelRegistry
-from triage.constants import MAIL_MAX_ATTEMPTS
+from triage.constants import MAIL_MAX_ATTEMPTS, QUEUE_URGENT
 from triage.models import Channel, ItemStatus
 from triage.store import mail_items
 from triage.store.mail_items import InboundMail, MailStore
@@ -378,3 +380,21 @@ def test_a_batch_waits_for_the_batch_being_written(
     assert released == [True]  # the parent's batch went through as a batch
     assert outcomes == {"parent": {"created": 1}, "reply": {"attached": 1}}
     assert row(repo, reply).item_id == row(repo, parent).item_id
+
+
+def test_a_batch_schedules_the_escalation_of_each_new_item(repo: Repository, worker: Any) -> None:
+    """The batch's escalation jobs go to Redis in one pipeline: each new item due at a time
+    has its first step scheduled, as the job-per-item path schedules it."""
+    ids = stored(
+        repo, *(message(message_id=f"<e{n}@customer.example>", body=f"Note {n}") for n in "abc")
+    )
+    assert ingest_mail_batch(ids) == {"created": 3}
+    registry = ScheduledJobRegistry(QUEUE_URGENT, connection=worker.redis)
+    scheduled = registry.get_job_ids()
+    for mail_id in ids:
+        item = repo.get_item(row(repo, mail_id).item_id)
+        assert item.due_at is not None
+        (job_id,) = [job for job in scheduled if job.startswith(f"sla-{item.id}-")]
+        job = Job.fetch(job_id, connection=worker.redis)
+        assert job.args[0] == item.id
+        assert job.args[2] == item.due_at.astimezone(UTC).isoformat()

@@ -81,7 +81,13 @@ class Dispatcher:
         return job.id
 
     def schedule_escalation(
-        self, item_id: int, due_at: datetime, moments: Mapping[int, datetime], *, above: int = 0
+        self,
+        item_id: int,
+        due_at: datetime,
+        moments: Mapping[int, datetime],
+        *,
+        above: int = 0,
+        pipeline: redis.client.Pipeline | None = None,
     ) -> str | None:
         """Schedule the next escalation step of an item due at `due_at`; returns its job id.
 
@@ -92,6 +98,9 @@ class Dispatcher:
         The job id names the item, level and due time: planning the same due time again
         replaces it; a new due time adds a new one (the old finds the item due at another
         time, and ends its chain).
+
+        With `pipeline`, the job's writes join it and reach Redis when the caller executes
+        it: a batch of items then schedules all its jobs in one round trip, not one each.
         """
         steps = sorted((level, moment) for level, moment in moments.items() if level > above)
         if not steps:
@@ -109,6 +118,7 @@ class Dispatcher:
             job_timeout=JOB_TIMEOUT_SECONDS,
             result_ttl=JOB_RESULT_TTL_SECONDS,
             retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=list(JOB_RETRY_INTERVALS)),
+            pipeline=pipeline,
         )
         return str(job.id)
 

@@ -10,6 +10,8 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+import redis
+
 from triage.classify.pipeline import TriageInput, TriageResult, triage
 from triage.directory import Directory, TenantProfile
 from triage.hours import BusinessHours
@@ -134,15 +136,18 @@ def schedule_sla(
     item: WorkItem,
     routing: Routing,
     queued_at: datetime,
+    *,
+    pipeline: redis.client.Pipeline | None = None,
 ) -> str | None:
     """Schedule the escalation of an item just queued with `routing` (none for an item
-    without a due time); returns the RQ job id of its first step."""
+    without a due time); returns the RQ job id of its first step. With `pipeline`, the job
+    is written when the caller executes it (`Dispatcher.schedule_escalation`)."""
     if routing.due_at is None:
         return None
     hours, policy = sla_of(directory, item.tenant_id)
     moments = escalation_moments(hours, policy, queued_at, routing.due_at)
     return ctx.dispatcher.schedule_escalation(
-        item.id, routing.due_at, moments, above=item.escalation
+        item.id, routing.due_at, moments, above=item.escalation, pipeline=pipeline
     )
 
 

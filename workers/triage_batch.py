@@ -94,13 +94,15 @@ def _batch(ctx: WorkerContext, item_ids: Sequence[int]) -> dict[int, str]:
     ]
     changed = set(apply_triage_batch(repository, decisions))
     pools: dict[int, str] = {}
+    # The batch's escalation jobs reach Redis in one round trip, not one each.
+    escalations = ctx.dispatcher.connection.pipeline()
     for item, decision, result in zip(items, decisions, results, strict=True):
         if decision.item_id not in changed:
             continue
         pools[decision.item_id] = decision.pool
         newly = item.status is ItemStatus.RECEIVED or item.pool != decision.pool
         if decision.routing is not None and (newly or item.due_at is None):
-            schedule_sla(ctx, directory, item, decision.routing, now)
+            schedule_sla(ctx, directory, item, decision.routing, now, pipeline=escalations)
         log.info(
             "item %s: %s, %s%s%s -> %s",
             decision.item_id,
@@ -110,6 +112,7 @@ def _batch(ctx: WorkerContext, item_ids: Sequence[int]) -> dict[int, str]:
             ", needs review" if result.needs_review else "",
             decision.pool,
         )
+    escalations.execute()
     return pools
 
 
