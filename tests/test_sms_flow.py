@@ -20,6 +20,8 @@ from triage.constants import QUEUE_DEFAULT
 from triage.settings import Settings
 from triage.store.repository import Repository
 from triage.web.app import create_app
+from triage.web.state import TOKENS
+from triage.web.tokens import TOKEN_CACHE_SECONDS
 from workers.main import run_worker
 
 
@@ -175,8 +177,12 @@ async def test_api_refuses_missing_unknown_and_revoked_tokens(
     assert (await client.post("/api/v1/queue/claim")).status == 401
     assert (await client.post("/api/v1/queue/claim", headers=auth("nope"))).status == 401
     token = store.issue_token("sara")
+    cache = client.server.app[TOKENS]
+    cache.clock = lambda: 1000.0
     assert (await client.post("/api/v1/queue/claim", headers=auth(token))).status == 204
     assert store.revoke_tokens("sara") == 1
+    # The web process honours a revocation within the token cache's bound (tests/test_tokens).
+    cache.clock = lambda: 1000.0 + TOKEN_CACHE_SECONDS
     response = await client.post("/api/v1/queue/claim", headers=auth(token))
     assert response.status == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")

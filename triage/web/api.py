@@ -24,7 +24,7 @@ from triage.models import SPAM_POOL, Category, Priority, Secretary, WorkItem
 from triage.routing import pool_for
 from triage.sla import due_after_reclassify
 from triage.store.triage_records import reclassify_item
-from triage.web.state import DIRECTORY, DISPATCHER, REPOSITORY
+from triage.web.state import DIRECTORY, DISPATCHER, REPOSITORY, TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _unauthorized("a bearer token is required")
-    secretary = await asyncio.to_thread(request.app[REPOSITORY].secretary_for_token, token.strip())
+    secretary = await _secretary_for(request, token.strip())
     if secretary is None:
         return _unauthorized("the token is unknown or revoked")
     request[SECRETARY] = secretary
@@ -55,6 +55,18 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except (NotFound, Forbidden, InvalidTransition, InvalidTarget) as error:
         return refusal_response(error)
+
+
+async def _secretary_for(request: web.Request, token: str) -> Secretary | None:
+    """The token's secretary: from the cache (no thread hop, no query) or the database."""
+    cache = request.app[TOKENS]
+    secretary = cache.get(token)
+    if secretary is None:
+        asked_at = cache.clock()
+        secretary = await asyncio.to_thread(request.app[REPOSITORY].secretary_for_token, token)
+        if secretary is not None:
+            cache.put(token, secretary, asked_at)
+    return secretary
 
 
 # A store action's refusal, as every /api/v1 handler answers it (raised through the

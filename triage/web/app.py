@@ -38,7 +38,9 @@ from triage.web.state import (
     REPOSITORY,
     SETTINGS,
     SPOOL,
+    TOKENS,
 )
+from triage.web.tokens import TokenCache
 from workers.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     app[SETTINGS] = settings
     app[CLOCK] = _utcnow
     app[SPOOL] = Spool(Path(settings.spool_dir))
+    app[TOKENS] = TokenCache()
     app[MODELS] = ModelRegistry(Path(settings.model_dir))
     app.cleanup_ctx.append(_connections)
     if background:

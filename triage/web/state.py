@@ -16,6 +16,7 @@ from triage.store.presence import Presence
 from triage.store.repository import Repository
 from triage.web.directory_cache import DirectoryCache
 from triage.web.spool import Spool
+from triage.web.tokens import TokenCache
 from workers.dispatch import Dispatcher
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -27,6 +28,8 @@ ASYNC_REDIS = web.AppKey("async_redis", aioredis.Redis)
 CALLS = web.AppKey("calls", CallStore)
 DIRECTORY = web.AppKey("directory", DirectoryCache)
 SPOOL = web.AppKey("spool", Spool)
+# Bearer tokens looked up lately (a revocation takes effect within its ttl).
+TOKENS = web.AppKey("tokens", TokenCache)
 # The wall clock the voice path reads (business hours); tests replace it.
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 # The category model for IVR speech, loaded in the background (None until loaded).
