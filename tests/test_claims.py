@@ -341,6 +341,52 @@ def test_expired_lease_goes_back_to_the_head_of_its_queue(queue: Repository, clo
     assert newer not in {item.id for item in order if item}
 
 
+def test_complete_is_for_the_holder_who_still_sees_the_item(
+    queue: Repository, clock: Clock
+) -> None:
+    answered_at = START - timedelta(minutes=5)
+    kept, lost, unmatched = add_items(
+        queue,
+        [
+            {"first_response_at": answered_at},
+            {"first_response_at": None},
+            {"first_response_at": None, "tenant_id": None, "pool": "unmatched"},
+        ],
+    )
+    sara, maryam = queue.secretary("sara"), queue.secretary("maryam")
+    assert [queue.claim_next_item("sara"), queue.claim_next_item("sara")] != [None, None]
+    clock.now += timedelta(minutes=1)
+    done = queue.complete_item(kept, sara, "answered", "called back at 9")
+    assert (done.status.value, done.outcome, done.notes) == (
+        "completed",
+        "answered",
+        "called back at 9",
+    )
+    assert (done.completed_at, done.first_response_at, done.held_by) == (
+        clock.now,
+        answered_at,
+        "sara",
+    )
+    completed = [e for e in queue.events(kept) if e.kind == "completed"]
+    assert [(e.actor, e.data) for e in completed] == [
+        ("secretary:sara", {"outcome": "answered", "notes": "called back at 9"})
+    ]
+    with pytest.raises(InvalidTransition, match="completed"):
+        queue.complete_item(kept, sara, "again")
+    # Taken off the tenant after claiming: she holds the item but no longer sees it.
+    with queue.engine.begin() as connection:
+        connection.execute(assignments.delete().where(assignments.c.secretary_id == "sara"))
+    with pytest.raises(Forbidden):
+        queue.complete_item(lost, sara, "answered")
+    assert queue.get_item(lost).status.value == "claimed"
+    # A supervisor completes what she holds in any tenant, or none.
+    mine = queue.claim_next_item("maryam")
+    assert mine is not None and mine.id == unmatched
+    finished = queue.complete_item(unmatched, maryam, "forwarded")
+    assert (finished.status.value, finished.first_response_at) == ("completed", clock.now)
+    assert [e.kind for e in queue.events(unmatched)] == ["claimed", "completed"]
+
+
 def test_a_claim_sweeps_run_out_leases_on_its_way(queue: Repository, clock: Clock) -> None:
     (item_id,) = add_items(queue, [{}])
     add_secretary(queue.engine, "ana", tenants_primary=["acme"])

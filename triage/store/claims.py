@@ -170,6 +170,78 @@ def heartbeat(repository: Repository, item_id: int, secretary: Secretary) -> Wor
     return item_from_row(renewed)
 
 
+def complete_item(
+    repository: Repository, item_id: int, secretary: Secretary, outcome: str, notes: str
+) -> WorkItem:
+    """Complete an item `secretary` holds on a live lease, with an outcome and notes.
+
+    The usual case is one statement: an UPDATE that completes the item only if it is
+    hers to see, claimed by her and her lease still runs (on PostgreSQL the `completed`
+    event goes in with it). When it matches nothing, the row is locked and read to say
+    why, as for heartbeat: NotFound, Forbidden, InvalidTransition or LeaseExpired (or, if
+    it became hers meanwhile, it is completed after all).
+    """
+    now = repository.clock()
+    postgres = repository.dialect == "postgresql"
+    statement = _complete_statement(postgres, secretary.role.sees_all_tenants)
+    event_data = {"outcome": outcome, "notes": notes}
+    values = {
+        "item_id": item_id,
+        "me": secretary.id,
+        "outcome": outcome,
+        "notes": notes,
+        "now": now,
+        "actor": _actor(secretary.id),
+        "event_data": event_data,
+    }
+    with repository.engine.begin() as connection:
+        done = connection.execute(statement, values).one_or_none()
+        if done is None:
+            item = item_from_row(locked_item_row(connection, item_id))
+            check_holder(connection, item, secretary, now)
+            done = connection.execute(statement, values).one()
+        if not postgres:  # on PostgreSQL the completing statement wrote it
+            add_event(connection, item_id, now, _actor(secretary.id), "completed", event_data)
+    return item_from_row(done)
+
+
+@functools.cache
+def _complete_statement(postgres: bool, sees_all_tenants: bool) -> Any:
+    """The completing UPDATE, matching only an item the caller holds (see complete_item).
+
+    Its conditions are check_holder's, in SQL: her tenant's (unless she sees all), claimed
+    by her, its lease not run out.
+    """
+    me, now = bindparam("me", type_=String()), bindparam("now", type_=_WHEN)
+    held = and_(
+        _w.id == bindparam("item_id"),
+        _w.status == _CLAIMED,
+        _w.held_by == me,
+        or_(_w.lease_expires_at.is_(None), _w.lease_expires_at > now),
+    )
+    if not sees_all_tenants:
+        mine = select(assignments.c.tenant_id).where(assignments.c.secretary_id == me)
+        held = and_(held, _w.tenant_id.in_(mine))
+    complete = (
+        update(work_items)
+        .where(held)
+        .values(
+            status=ItemStatus.COMPLETED.value,
+            outcome=bindparam("outcome", type_=String()),
+            notes=bindparam("notes", type_=String()),
+            completed_at=now,
+            updated_at=now,
+            lease_expires_at=None,
+            # Completing is a response: the SLA clock stops here if nothing did before.
+            first_response_at=func.coalesce(_w.first_response_at, now),
+        )
+        .returning(*work_items.c)
+    )
+    if not postgres:
+        return complete
+    return _with_event(complete, "completed")
+
+
 def expire_leases(repository: Repository, limit: int | None = None) -> list[tuple[int, str]]:
     """Put every claimed item whose lease ran out back in its queue.
 
@@ -208,15 +280,7 @@ def check_holder(
 
 def _lost_lease(connection: Connection, item_id: int, secretary_id: str) -> bool:
     """Whether the item's last claim or lease loss is `secretary_id` losing her lease."""
-    last = connection.execute(
-        select(item_events.c.kind, item_events.c.data)
-        .where(
-            item_events.c.item_id == item_id,
-            item_events.c.kind.in_(("claimed", "lease_expired")),
-        )
-        .order_by(item_events.c.id.desc())
-        .limit(1)
-    ).one_or_none()
+    last = connection.execute(_LAST_CLAIM_OR_LOSS, {"item_id": item_id}).one_or_none()
     return (
         last is not None
         and last.kind == "lease_expired"
@@ -224,13 +288,25 @@ def _lost_lease(connection: Connection, item_id: int, secretary_id: str) -> bool
     )
 
 
-def assignments_of(connection: Connection, secretary_id: str) -> dict[str, AssignmentKind]:
-    rows = connection.execute(
-        select(assignments.c.tenant_id, assignments.c.kind).where(
-            assignments.c.secretary_id == secretary_id
-        )
+_LAST_CLAIM_OR_LOSS = (
+    select(item_events.c.kind, item_events.c.data)
+    .where(
+        item_events.c.item_id == bindparam("item_id"),
+        item_events.c.kind.in_(("claimed", "lease_expired")),
     )
+    .order_by(item_events.c.id.desc())
+    .limit(1)
+)
+
+
+def assignments_of(connection: Connection, secretary_id: str) -> dict[str, AssignmentKind]:
+    rows = connection.execute(_ASSIGNMENTS, {"secretary_id": secretary_id})
     return {row.tenant_id: AssignmentKind(row.kind) for row in rows}
+
+
+_ASSIGNMENTS = select(assignments.c.tenant_id, assignments.c.kind).where(
+    assignments.c.secretary_id == bindparam("secretary_id")
+)
 
 
 # The claim statements take their values as bound parameters and are built once per
@@ -399,19 +475,25 @@ def _statements(shape: _Shape) -> tuple[Any, Any]:
     if shape.postgres:
         # The `claimed` event goes in with the claim: one round trip fewer. (A claim the
         # pure rule then refuses rolls back, event and all.)
-        claimed = claim.cte("claimed")
-        event = insert(item_events).from_select(
-            ["item_id", "at", "actor", "kind", "data"],
-            select(
-                claimed.c.id,
-                now,
-                bindparam("actor", type_=String()),
-                literal("claimed", String()),
-                bindparam("event_data", type_=item_events.c.data.type),
-            ),
-        )
-        return select(claimed).add_cte(event.cte("claim_event")), candidates
+        return _with_event(claim, "claimed"), candidates
     return claim, candidates
+
+
+def _with_event(change: Any, kind: str) -> Any:
+    """PostgreSQL: `change` (an UPDATE ... RETURNING the item) and an `item_events` row of
+    `kind` for the item it changed, in one statement; it returns the changed row."""
+    changed = change.cte("changed")
+    event = insert(item_events).from_select(
+        ["item_id", "at", "actor", "kind", "data"],
+        select(
+            changed.c.id,
+            bindparam("now", type_=_WHEN),
+            bindparam("actor", type_=String()),
+            literal(kind, String()),
+            bindparam("event_data", type_=item_events.c.data.type),
+        ),
+    )
+    return select(changed).add_cte(event.cte("change_event"))
 
 
 def _held_by_me() -> Any:
@@ -525,6 +607,7 @@ __all__ = [
     "candidate_branches",
     "check_holder",
     "claim_next_item",
+    "complete_item",
     "expire_leases",
     "heartbeat",
 ]

@@ -31,7 +31,6 @@ from triage.store.rows import (
     add_event,
     assigned_tenants,
     item_from_row,
-    locked_item_row,
     secretary_from_row,
 )
 from triage.store.tables import (
@@ -122,7 +121,10 @@ class Repository:
 
     def secretary_for_token(self, token: str) -> Secretary | None:
         """The secretary a live bearer token belongs to, or None."""
-        with self.engine.connect() as connection:
+        # Committed, not rolled back as a read-only connect() would be: psycopg forgets
+        # every statement it prepared on a connection when that connection rolls back, so
+        # lookups between claims kept the claim path from ever running prepared.
+        with self.engine.begin() as connection:
             row = connection.execute(
                 _SECRETARY_FOR_TOKEN, {"token_hash": hash_token(token)}
             ).one_or_none()
@@ -291,31 +293,7 @@ class Repository:
         self, item_id: int, secretary: Secretary, outcome: str, notes: str = ""
     ) -> WorkItem:
         """Complete an item the secretary holds, with an outcome and notes."""
-        now = self.clock()
-        with self.engine.begin() as connection:
-            item = item_from_row(locked_item_row(connection, item_id))
-            # Hers to see, held by her, on a live lease (LeaseExpired when she lost it).
-            claims.check_holder(connection, item, secretary, now)
-            done = connection.execute(
-                _COMPLETE,
-                {
-                    "item_id": item_id,
-                    "outcome": outcome,
-                    "notes": notes,
-                    "now": now,
-                    # Completing is a response: the SLA clock stops here if nothing did before.
-                    "first_response_at": item.first_response_at or now,
-                },
-            ).one()
-            add_event(
-                connection,
-                item_id,
-                now,
-                f"secretary:{secretary.id}",
-                "completed",
-                {"outcome": outcome, "notes": notes},
-            )
-        return item_from_row(done)
+        return claims.complete_item(self, item_id, secretary, outcome, notes)
 
     def events(self, item_id: int) -> list[ItemEvent]:
         with self.engine.connect() as connection:
@@ -356,23 +334,6 @@ _SECRETARY_FOR_TOKEN = (
         api_tokens.c.token_hash == bindparam("token_hash", type_=String()),
         api_tokens.c.revoked_at.is_(None),
     )
-)
-
-
-_WHEN = work_items.c.completed_at.type
-_COMPLETE = (
-    update(work_items)
-    .where(work_items.c.id == bindparam("item_id"))
-    .values(
-        status=ItemStatus.COMPLETED.value,
-        outcome=bindparam("outcome", type_=String()),
-        notes=bindparam("notes", type_=String()),
-        completed_at=bindparam("now", type_=_WHEN),
-        updated_at=bindparam("now", type_=_WHEN),
-        lease_expires_at=None,
-        first_response_at=bindparam("first_response_at", type_=_WHEN),
-    )
-    .returning(*work_items.c)
 )
 
 

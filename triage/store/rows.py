@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, insert, select
 
 from triage.errors import NotFound
 from triage.models import Channel, ItemStatus, Priority, Role, Secretary, WorkItem
@@ -33,12 +33,16 @@ def locked_item_row(connection: Connection, item_id: int) -> Row[Any]:
     return row
 
 
+# Built once, values bound when run: building an expression per call cost more CPU than
+# running it (SQLAlchemy caches the compiled form, but still builds and keys the expression).
+_ASSIGNED_TENANTS = select(assignments.c.tenant_id).where(
+    assignments.c.secretary_id == bindparam("secretary_id")
+)
+_ADD_EVENT = insert(item_events)
+
+
 def assigned_tenants(connection: Connection, secretary_id: str) -> set[str]:
-    return set(
-        connection.scalars(
-            select(assignments.c.tenant_id).where(assignments.c.secretary_id == secretary_id)
-        )
-    )
+    return set(connection.scalars(_ASSIGNED_TENANTS, {"secretary_id": secretary_id}))
 
 
 def add_event(
@@ -50,7 +54,8 @@ def add_event(
     data: Mapping[str, Any],
 ) -> None:
     connection.execute(
-        item_events.insert().values(item_id=item_id, at=at, actor=actor, kind=kind, data=dict(data))
+        _ADD_EVENT,
+        {"item_id": item_id, "at": at, "actor": actor, "kind": kind, "data": dict(data)},
     )
 
 
