@@ -70,49 +70,91 @@ def _backend_cpu(engine: Engine) -> dict[int, float]:
 # (module, attribute, name shown): the phases of the job, timed where they are looked up.
 PHASES = (
     ("workers.mail_jobs", "_prepare", "parse and resolve (mail_jobs._prepare)"),
+    ("workers.triage_batch.MailTriage", "decide", "triage before ingest (MailTriage.decide)"),
+    ("workers.triage_batch", "triage_many", "  of which triage_many"),
+    ("triage.classify.pipeline", "extract_entities", "    of which entities"),
+    ("triage.classify.entities", "find_dates", "      of which dates"),
+    ("triage.classify.model.TrainedModel", "predict", "    of which the model"),
+    ("triage.classify.pipeline", "assess_priority", "    of which priority"),
+    ("triage.classify.pipeline", "assess_spam", "    of which spam"),
+    ("triage.classify.pipeline", "detect_language", "    of which language"),
+    ("workers.triage_batch", "routing_from", "  of which SLA routing (routing_from)"),
     ("triage.store.mail_items.MailStore", "ingest_many", "ingest SQL (MailStore.ingest_many)"),
     ("triage.store.mail_items.MailStore", "begin_attempts", "count tries (begin_attempts)"),
     ("triage.store.mail_items.MailStore", "pending_ids", "pending_ids"),
     ("triage.store.mail_items.MailStore", "directory", "tenant addresses (directory)"),
-    ("workers.triage_batch", "get_items", "read new items (get_items)"),
-    ("workers.triage_batch", "earlier_contacts", "repeat senders (earlier_contacts)"),
-    ("workers.triage_batch", "triage_many", "triage (triage_many)"),
-    ("triage.classify.pipeline", "extract_entities", "  of which entities"),
-    ("triage.classify.entities", "find_dates", "    of which dates"),
-    ("triage.classify.model.TrainedModel", "predict", "  of which the model"),
-    ("triage.classify.pipeline", "assess_priority", "  of which priority"),
-    ("triage.classify.pipeline", "assess_spam", "  of which spam"),
-    ("triage.classify.pipeline", "detect_language", "  of which language"),
-    ("workers.triage_batch", "routing_of", "SLA routing (routing_of)"),
+    ("workers.triage_batch.MailTriage", "queued", "escalation jobs (MailTriage.queued)"),
+    # Triage after the commit: items whose triage before it did not hold, or failed.
+    ("workers.triage_batch", "get_items", "read new items again (get_items)"),
     ("workers.triage_batch", "apply_triage_batch", "store triage (apply_triage_batch)"),
-    ("workers.triage_batch", "schedule_sla", "escalation jobs (schedule_sla)"),
 )
 
 
+def _backends_of(database_name: str) -> list[int]:
+    """PostgreSQL backends serving `database_name`, found by their process titles (no query:
+    one would cost the backends what is being measured)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            title = cmdline.read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and f" {database_name} ".encode() in title:
+            pids.append(int(cmdline.parent.name))
+    return pids
+
+
+def _cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            total += cpu_seconds(pid)
+        except OSError:  # gone meanwhile
+            continue
+    return total
+
+
+DATABASE_PHASES = {
+    name for _, attribute, name in PHASES if attribute not in ("_prepare", "triage_many")
+} - {name for _, _, name in PHASES if name.startswith(" ")}
+
+
 class _Phases:
-    """Wraps each phase's function with a CPU-time counter (inclusive of what it calls)."""
+    """Wraps each phase's function with a CPU-time counter (inclusive of what it calls), and
+    counts the CPU its PostgreSQL backends used meanwhile (in clock ticks of 10 ms: read
+    over a few thousand messages)."""
+
+    database_name: str | None = None
 
     def __init__(self) -> None:
         import importlib
 
         self.used: dict[str, float] = {}
+        self.database: dict[str, float] = {}
         for where, attribute, name in PHASES:
-            if where.endswith((".MailStore", ".TrainedModel")):
+            if where.endswith((".MailStore", ".TrainedModel", ".MailTriage")):
                 module_name, _, cls = where.rpartition(".")
                 target: object = getattr(importlib.import_module(module_name), cls)
             else:
                 target = importlib.import_module(where)
             setattr(target, attribute, self._timed(getattr(target, attribute), name))
             self.used[name] = 0.0
+            self.database[name] = 0.0
 
     def _timed(self, function: Any, name: str) -> Any:
         @functools.wraps(function)
         def timed(*args: Any, **kwargs: Any) -> Any:
+            # Only phases called once a batch (reading /proc per message would cost more
+            # than most phases), and only those that talk to the database.
+            top = self.database_name is not None and name in DATABASE_PHASES
+            backends = _backends_of(self.database_name or "") if top else []
+            database_start = _cpu_of(backends)
             start = time.process_time()
             try:
                 return function(*args, **kwargs)
             finally:
                 self.used[name] += time.process_time() - start
+                self.database[name] += _cpu_of(backends) - database_start
 
         return timed
 
@@ -173,6 +215,8 @@ def main() -> None:
             )
             # Wall time (a CPU-time timer costs more than most of what it would measure).
             profiler = cProfile.Profile() if args.profile else None
+            if phases is not None and engine.dialect.name == "postgresql":
+                phases.database_name = engine.url.database
             database_before = _backend_cpu(engine)
             wall, cpu = time.perf_counter(), time.process_time()
             if profiler is not None:
@@ -212,8 +256,11 @@ def main() -> None:
             f" ({1000 * database_cpu / n:.2f} ms/message)"
         )
     if phases is not None:
+        print(f"  {'phase (CPU a message, inclusive)':<48} {'worker':>9} {'postgres':>9}")
         for name, used in phases.used.items():
-            print(f"  {name:<48} {1000 * used / n:6.3f} ms/message")
+            print(
+                f"  {name:<48} {1000 * used / n:6.3f} ms {1000 * phases.database[name] / n:6.3f} ms"
+            )
     if profiler is not None:
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out).sort_stats(args.sort)

@@ -398,3 +398,120 @@ def test_a_batch_schedules_the_escalation_of_each_new_item(repo: Repository, wor
         job = Job.fetch(job_id, connection=worker.redis)
         assert job.args[0] == item.id
         assert job.args[2] == item.due_at.astimezone(UTC).isoformat()
+
+
+TRIAGED_COLUMNS = (
+    "status",
+    "pool",
+    "priority_rank",
+    "category",
+    "language",
+    "spam",
+    "needs_review",
+    "required_skill",
+    "due_at",
+    "backup_at",
+)
+
+
+def _triaged_state(repo: Repository, item_id: int) -> tuple[Any, ...]:
+    with repo.engine.connect() as connection:
+        stored_row = connection.execute(select(work_items).where(work_items.c.id == item_id)).one()
+    triage_json = dict(stored_row.triage)
+    events = [(e.actor, e.kind) for e in repo.events(item_id)]
+    return (*(getattr(stored_row, column) for column in TRIAGED_COLUMNS), triage_json, events)
+
+
+def test_a_batch_stores_its_new_items_triaged_as_triage_after_the_commit_would(
+    repo: Repository, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Triage decided before the ingest transaction and written with the INSERT leaves each
+    item as triaging it after the commit leaves it: the same columns, JSON and events."""
+    bodies = [
+        "Can I move my cleaning to Thursday?",
+        "URGENT: the invoice of $1,250 is overdue, call me at +1 212 555 0142 today.",
+        "Exclusive offer for you! Use promo code FALL25 for 25% off. Limited time only - buy now.",
+        "سلام، لطفاً برای سه‌شنبه ساعت ۱۰:۳۰ نوبت بگذارید.",
+    ]
+
+    def batch(prefix: str) -> list[int]:
+        return stored(
+            repo,
+            *(
+                message(
+                    message_id=f"<{prefix}{n}@customer.example>",
+                    sender=f"{prefix}{n}@customer.example",
+                    body=body,
+                )
+                for n, body in enumerate(bodies)
+            ),
+        )
+
+    before = batch("before")
+    after_commit: list[list[int]] = []
+    real = triage_and_queue_many
+
+    def spy(ctx: Any, item_ids: Any, **kwargs: Any) -> Any:
+        after_commit.append(list(item_ids))
+        return real(ctx, item_ids, **kwargs)
+
+    monkeypatch.setattr("workers.mail_jobs.triage_and_queue_many", spy)
+    assert ingest_mail_batch(before) == {"created": 4}
+    assert after_commit == []  # nothing left to triage after the commit
+    # The same mail from other senders, triaged after the commit (no triage before it).
+    after = batch("after")
+    ingest_stored_mail(
+        MailStore(repo),
+        after,
+        on_created=lambda ids: real(worker, ids, system_faults=()),
+    )
+    for one, other in zip(before, after, strict=True):
+        decided = _triaged_state(repo, row(repo, one).item_id)
+        assert decided == _triaged_state(repo, row(repo, other).item_id)
+        assert decided[-1][-1] == ("worker:triage", "triaged") or decided[1] == "spam"
+    spam = _triaged_state(repo, row(repo, before[2]).item_id)
+    assert spam[1] == "spam" and spam[-1][-1] == ("worker:triage", "queued")
+
+
+def test_a_repeat_sender_guessed_wrong_is_triaged_after_the_commit(
+    repo: Repository, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repeat-sender answer triage decided with is asked again under the ingest's lock:
+    when an item from the sender came in between, the new item is stored untriaged and
+    triaged after the commit, as a repeat contact."""
+    (first,) = stored(repo, message(message_id="<r1@customer.example>", body="First."))
+    ingest_mail_batch([first])
+    (second,) = stored(repo, message(message_id="<r2@customer.example>", body="Second."))
+    # Triage before the ingest does not see the first item (as if it came in meanwhile).
+    monkeypatch.setattr("workers.triage_batch.first_contacts", lambda *args: {})
+    after_commit: list[list[int]] = []
+    real = triage_and_queue_many
+
+    def spy(ctx: Any, item_ids: Any, **kwargs: Any) -> Any:
+        after_commit.append(list(item_ids))
+        return real(ctx, item_ids, **kwargs)
+
+    monkeypatch.setattr("workers.mail_jobs.triage_and_queue_many", spy)
+    assert ingest_mail_batch([second]) == {"created": 1}
+    item = repo.get_item(row(repo, second).item_id)
+    assert after_commit == [[item.id]]
+    assert item.triage is not None
+    assert "repeat contact within 30 min" in item.triage["reasons"]
+    assert [e.kind for e in repo.events(item.id)].count("triaged") == 1
+
+
+def test_a_batch_whose_triage_fails_is_triaged_after_the_commit(
+    repo: Repository, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = stored(repo, *(message(message_id=f"<f{n}@customer.example>", body=n) for n in "ab"))
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("triage broke")
+
+    # The batch paths break; one item at a time (workers.triage) still works.
+    monkeypatch.setattr("workers.triage_batch.triage_many", broken)
+    assert ingest_mail_batch(ids) == {"created": 2}
+    for mail_id in ids:
+        item = repo.get_item(row(repo, mail_id).item_id)
+        assert item.status is ItemStatus.QUEUED and item.triage is not None
+        assert [e.kind for e in repo.events(item.id)].count("triaged") == 1

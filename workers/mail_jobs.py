@@ -45,6 +45,7 @@ from triage.mail_threading import (
     thread_subject,
 )
 from triage.store.mail_items import (
+    BatchTriage,
     InboundMail,
     IngestOutcome,
     IngestResult,
@@ -53,7 +54,7 @@ from triage.store.mail_items import (
     PendingMail,
 )
 from workers.context import ContextMissing, current
-from workers.triage_batch import triage_and_queue_many
+from workers.triage_batch import MailTriage, triage_and_queue_many
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,14 @@ class Parse(Protocol):
     def __call__(self, raw: bytes, *, max_bytes: int) -> ParsedMail: ...
 
 
+class BatchTriager(Protocol):
+    """Triage of a batch's messages before their items exist (workers.triage_batch.MailTriage)."""
+
+    def decide(self, mails: Sequence[InboundMail]) -> BatchTriage | None: ...
+
+    def queued(self, items: Sequence[tuple[int, int]]) -> None: ...
+
+
 def ingest_mail_batch(mail_ids: list[int]) -> dict[str, int]:
     """RQ job: ingest a batch of stored messages (mail_messages ids); returns outcome counts.
 
@@ -91,6 +100,7 @@ def ingest_mail_batch(mail_ids: list[int]) -> dict[str, int]:
         on_created=lambda item_ids: triage_and_queue_many(
             ctx, item_ids, system_faults=SYSTEM_FAULTS
         ),
+        triage=MailTriage(ctx),
     )
 
 
@@ -100,6 +110,7 @@ def ingest_stored_mail(
     *,
     parse: Parse = parse_message,
     on_created: Callable[[list[int]], object] | None = None,
+    triage: BatchTriager | None = None,
 ) -> dict[str, int]:
     """Ingest each still-stored message of `mail_ids`; returns outcome counts.
 
@@ -113,9 +124,15 @@ def ingest_stored_mail(
     `ingest_item` job routes other channels) rather than by an enqueued `ingest_item`: an
     RQ job costs more than the rest of ingest, and one commit leaves no item `received`.
     `on_created` then gets the ids of the new ordinary items, once per call.
+
+    With `triage`, the batch's ordinary messages are triaged before its transaction, and
+    their new items stored triaged (`BatchTriage`); `triage.queued` then gets those (mail
+    id, item id), and `on_created` only the others (made one by one, or whose triage did not
+    hold). If triage fails but for a system fault, the batch goes on without it.
     """
     counts: dict[str, int] = {}
     created: list[int] = []
+    triaged: list[tuple[int, int]] = []
 
     def count(outcome: str) -> None:
         counts[outcome] = counts.get(outcome, 0) + 1
@@ -139,8 +156,9 @@ def ingest_stored_mail(
                     count(_reject(store, mail, prepared))
                 else:
                     ready.append((mail, *prepared))
+            inbounds = [inbound for _, inbound, _ in ready]
             try:
-                results = store.ingest_many([inbound for _, inbound, _ in ready])
+                results = store.ingest_many(inbounds, triage=_decide(triage, inbounds))
             except SYSTEM_FAULTS:
                 raise
             except Exception as error:
@@ -152,11 +170,13 @@ def ingest_stored_mail(
                 one_by_one = [(mail.id, mail) for mail, _, _ in ready] + one_by_one
             else:
                 for (mail, _, match), result in zip(ready, results, strict=True):
-                    count(_settled(mail.id, match, result, created))
+                    count(_settled(mail.id, match, result, created, triaged))
             counted = {mail.id for mail in fresh}
             one_by_one += [(mail_id, None) for mail_id in pending if mail_id not in counted]
             for mail_id, first in one_by_one:
                 count(_try(store, directory, mail_id, parse, created, first=first))
+    if triage is not None and triaged:
+        triage.queued(triaged)
     # Triage reads the new items, all at once, after the batch's connection is done with them.
     if on_created is not None and created:
         on_created(created)
@@ -204,6 +224,23 @@ def _try(
         pending = None
 
 
+def _decide(triage: BatchTriager | None, mails: Sequence[InboundMail]) -> BatchTriage | None:
+    """The batch's triage, or None (its items are triaged after the commit instead)."""
+    if triage is None or not mails:
+        return None
+    try:
+        return triage.decide(mails)
+    except SYSTEM_FAULTS:
+        raise
+    except Exception as error:
+        log.warning(
+            "triage of a mail batch of %d failed (%s); its items are triaged after it",
+            len(mails),
+            type(error).__name__,
+        )
+        return None
+
+
 def _final_status(store: MailStore, mail_id: int) -> str:
     status = store.record(mail_id).status
     if status == "quarantined":
@@ -237,10 +274,19 @@ def _reject(store: MailStore, pending: PendingMail, reason: str) -> str:
     return "rejected"
 
 
-def _settled(mail_id: int, match: TenantMatch, result: IngestResult, created: list[int]) -> str:
+def _settled(
+    mail_id: int,
+    match: TenantMatch,
+    result: IngestResult,
+    created: list[int],
+    triaged: list[tuple[int, int]] | None = None,
+) -> str:
     # Machine mail is recorded as FILTERED, so a created item is ordinary mail.
     if result.outcome is IngestOutcome.CREATED and result.item_id is not None:
-        created.append(result.item_id)
+        if result.triaged and triaged is not None:
+            triaged.append((mail_id, result.item_id))
+        else:
+            created.append(result.item_id)
     log.info(
         "mail %s: %s item %s (tenant %s)",
         mail_id,

@@ -15,7 +15,7 @@ import redis
 from triage.classify.pipeline import TriageInput, TriageResult, triage
 from triage.directory import Directory, TenantProfile
 from triage.hours import BusinessHours
-from triage.models import SPAM_POOL, ItemStatus, WorkItem
+from triage.models import SPAM_POOL, ItemStatus, Priority, WorkItem
 from triage.routing import pool_for
 from triage.sla import (
     AROUND_THE_CLOCK,
@@ -106,19 +106,34 @@ def routing_of(
 ) -> Routing:
     """The routing attributes of `item` queued now with `result` (triage.sla.routing_for),
     at the priority apply_triage stores: never below the edge's (a VIP call) unless spam."""
-    priority = result.priority
-    if not result.spam and item.priority.rank < priority.rank:
-        priority = item.priority
     call = item.payload.get("call", {}) if isinstance(item.payload, dict) else {}
     ivr = call.get("ivr", {}) if isinstance(call, dict) else {}
     ivr_skill = ivr.get("skill") if isinstance(ivr, dict) else None
-    facts = ItemFacts(
-        priority=priority,
-        spam=result.spam,
-        ivr_skill=ivr_skill if isinstance(ivr_skill, str) else None,
-        skill=result.skill,
+    return routing_from(
+        directory,
+        item.tenant_id,
+        item.priority,
+        ivr_skill if isinstance(ivr_skill, str) else None,
+        result,
+        queued_at,
     )
-    tenant = directory.tenants.get(item.tenant_id or "")
+
+
+def routing_from(
+    directory: Directory,
+    tenant_id: str | None,
+    edge_priority: Priority,
+    ivr_skill: str | None,
+    result: TriageResult,
+    queued_at: datetime,
+) -> Routing:
+    """`routing_of` an item of `tenant_id` that its edge stored at `edge_priority` (and
+    the caller's IVR choice), before or after the item exists."""
+    priority = result.priority
+    if not result.spam and edge_priority.rank < priority.rank:
+        priority = edge_priority
+    facts = ItemFacts(priority=priority, spam=result.spam, ivr_skill=ivr_skill, skill=result.skill)
+    tenant = directory.tenants.get(tenant_id or "")
     return routing_for(tenant, directory.secretaries, facts, queued_at, default=directory.sla)
 
 
@@ -142,12 +157,36 @@ def schedule_sla(
     """Schedule the escalation of an item just queued with `routing` (none for an item
     without a due time); returns the RQ job id of its first step. With `pipeline`, the job
     is written when the caller executes it (`Dispatcher.schedule_escalation`)."""
+    return schedule_escalation_of(
+        ctx,
+        directory,
+        item.id,
+        item.tenant_id,
+        routing,
+        queued_at,
+        above=item.escalation,
+        pipeline=pipeline,
+    )
+
+
+def schedule_escalation_of(
+    ctx: WorkerContext,
+    directory: Directory,
+    item_id: int,
+    tenant_id: str | None,
+    routing: Routing,
+    queued_at: datetime,
+    *,
+    above: int = 0,
+    pipeline: redis.client.Pipeline | None = None,
+) -> str | None:
+    """`schedule_sla` of an item known by its id and client (levels up to `above` done)."""
     if routing.due_at is None:
         return None
-    hours, policy = sla_of(directory, item.tenant_id)
+    hours, policy = sla_of(directory, tenant_id)
     moments = escalation_moments(hours, policy, queued_at, routing.due_at)
     return ctx.dispatcher.schedule_escalation(
-        item.id, routing.due_at, moments, above=item.escalation, pipeline=pipeline
+        item_id, routing.due_at, moments, above=above, pipeline=pipeline
     )
 
 

@@ -33,8 +33,11 @@ from triage.routing import pool_for
 from triage.store.config_store import load_current_config
 from triage.store.repository import Repository
 from triage.store.tables import item_events, item_message_ids, mail_messages, work_items
+from triage.store.triage_batch import Applied, Decision, first_contacts, triaged_values
 
 ACTOR = "imap:ingest"
+# Triage's actor, as `apply_triage_batch` records it.
+TRIAGE_ACTOR = "worker:triage"
 # PostgreSQL advisory lock that serializes batches of mail ingest (the bytes of "MAILINGS").
 INGEST_LOCK_KEY = int.from_bytes(b"MAILINGS", "big") >> 1
 # Routing's actor, as on items of the other channels.
@@ -105,6 +108,29 @@ class IngestOutcome(enum.StrEnum):
 class IngestResult:
     outcome: IngestOutcome
     item_id: int | None = None
+    # A new item whose triage was written with it (`BatchTriage`), so it needs no more.
+    triaged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MailDecision:
+    """Triage of one message decided before its item exists."""
+
+    decision: Decision  # its item_id is 0: the item has none yet
+    # Whether triage took the sender for a repeat sender (`contact_of` had an item since
+    # the window's start); the ingest asks again under its lock.
+    repeat_sender: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTriage:
+    """Triage of a batch's ordinary messages, decided (outside the batch's transaction and
+    lock) before their items exist, and written into each new item's INSERT: no second
+    transaction reads the items back and updates them. A message whose repeat-sender answer
+    no longer holds when its item is made gets its item untriaged, as without this."""
+
+    decisions: Mapping[int, MailDecision]  # by mail_messages id
+    repeat_since: datetime  # start of the repeat-sender window the decisions assumed
 
 
 @dataclass(slots=True)
@@ -123,6 +149,10 @@ class _Batch:
     mail_rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     # Written before the next reply looks a thread up, and at the end.
     message_ids: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    triage: BatchTriage | None = None
+    # (tenant, sender) of an item made since triage's repeat window began (`contact_of`).
+    contacts: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    triaged: set[int] = dataclasses.field(default_factory=set)  # items stored triaged
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,12 +424,16 @@ class MailStore:
                 return IngestResult(IngestOutcome.GONE)
             return self._ingest(connection, mail, row.raw_sha256)
 
-    def ingest_many(self, mails: Sequence[InboundMail]) -> list[IngestResult]:
+    def ingest_many(
+        self, mails: Sequence[InboundMail], *, triage: BatchTriage | None = None
+    ) -> list[IngestResult]:
         """`ingest` of each message in turn, all in one transaction; results in order.
 
         Decisions are those `ingest` makes message by message (a reply sees an item made
         earlier in the batch; a copy of a message earlier in the batch is its duplicate).
         Any error rolls the whole batch back: the caller then goes message by message.
+        With `triage`, a new ordinary item is stored triaged and queued as
+        `apply_triage_batch` would store it (`triaged` in its result).
         """
         if not mails:
             return []
@@ -426,6 +460,16 @@ class MailStore:
                 items_by_key=_items_with_keys(connection, [mail.key for mail in mails]),
                 items_by_raw=_items_of_same_raws(connection, set(locked.values())),
             )
+            if triage is not None and triage.decisions:
+                batch.triage = triage
+                contacts = [contact_of(mail) for mail in mails]
+                batch.contacts = set(
+                    first_contacts(
+                        connection,
+                        [pair for pair in contacts if pair is not None],
+                        triage.repeat_since,
+                    )
+                )
             try:
                 results = []
                 for mail in mails:
@@ -485,7 +529,8 @@ class MailStore:
         item_id = self._create(connection, mail, now, previous_item=previous_item)
         if item_id is None:
             return self._duplicate(connection, mail, _existing_key(connection, mail.key))
-        return IngestResult(IngestOutcome.CREATED, item_id)
+        triaged = self._batch is not None and item_id in self._batch.triaged
+        return IngestResult(IngestOutcome.CREATED, item_id, triaged=triaged)
 
     def _item_with_key(self, connection: Connection, key: str) -> int | None:
         if self._batch is not None:
@@ -674,6 +719,7 @@ class MailStore:
             "updated_at": now,
         }
         pool = pool_for(mail.tenant_id)
+        triaged: Applied | None = None
         if ordinary:
             values.update(
                 status=ItemStatus.QUEUED.value,
@@ -681,6 +727,7 @@ class MailStore:
                 pool=pool,
                 queued_at=now,
             )
+            triaged = self._decided(mail, pool, now)
         else:
             values.update(
                 status=ItemStatus.COMPLETED.value,
@@ -690,13 +737,19 @@ class MailStore:
             )
         # One statement for every item, its values as parameters: SQLAlchemy then finds it
         # compiled in its cache without walking the values (the payload) for a cache key.
-        item_id: int | None = connection.scalar(
-            _INSERT_ITEM[connection.dialect.name], storable(values)
-        )
+        params = storable(values)
+        if triaged is not None:
+            # Read from storable text already: not walked again (the walk costs more than
+            # the statement does).
+            params.update(triaged.values)
+        item_id: int | None = connection.scalar(_INSERT_ITEM[connection.dialect.name], params)
         if item_id is None:
             return None
         if self._batch is not None:
             self._batch.items_by_key[mail.key] = item_id
+            contact = contact_of(mail)
+            if contact is not None:
+                self._batch.contacts.add(contact)
         events: list[tuple[str, str, dict[str, Any]]] = [
             (
                 ACTOR,
@@ -711,21 +764,31 @@ class MailStore:
             self._remember_message_ids(connection, mail, item_id)
         else:
             events.append((ACTOR, "filtered", {"kind": mail.kind, "reason": mail.kind_reason}))
-        self._add_events(
-            connection,
-            [
-                {
-                    "item_id": item_id,
-                    "at": now,
-                    "actor": actor,
-                    "kind": kind,
-                    "data": storable(data),
-                }
-                for actor, kind, data in events
-            ],
-        )
+        rows = [
+            {"item_id": item_id, "at": now, "actor": actor, "kind": kind, "data": storable(data)}
+            for actor, kind, data in events
+        ]
+        if triaged is not None and self._batch is not None:
+            rows += [{**event, "item_id": item_id} for event in triaged.events]
+            self._batch.triaged.add(item_id)
+        self._add_events(connection, rows)
         self._mail_done(connection, mail, "ingested", item_id)
         return item_id
+
+    def _decided(self, mail: InboundMail, pool: str, now: datetime) -> Applied | None:
+        """The triage columns and events of a new ordinary item, from the batch's triage:
+        None when it has none for this message, or when the sender's repeat-sender answer
+        changed since it was decided (the item is then triaged after the commit)."""
+        batch = self._batch
+        if batch is None or batch.triage is None:
+            return None
+        decided = batch.triage.decisions.get(mail.mail_id)
+        if decided is None:
+            return None
+        contact = contact_of(mail)
+        if decided.repeat_sender != (contact is not None and contact in batch.contacts):
+            return None
+        return triaged_values(decided.decision, _NewItem(pool), now, TRIAGE_ACTOR)
 
     def _attach(
         self, connection: Connection, mail: InboundMail, item_id: int, now: datetime
@@ -789,6 +852,27 @@ class MailStore:
             if within_thread_window(last, now, self.thread_window_days):
                 return _Candidate(row.id, row.status, payload)
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _NewItem:
+    """An ordinary mail item as ingest inserts it, before triage (`triaged_values`)."""
+
+    pool: str
+    status: str = ItemStatus.QUEUED.value
+    priority_rank: int = Priority.NORMAL.rank
+    required_skill: str | None = None
+    due_at: datetime | None = None
+    backup_at: datetime | None = None
+
+
+def contact_of(mail: InboundMail) -> tuple[str, str] | None:
+    """(tenant, sender) as the item of `mail` stores them, for the repeat-sender check;
+    None when either is missing (no repeat sender then)."""
+    sender = storable(mail.sender[:MAX_ADDRESS])
+    if not mail.tenant_id or not sender:
+        return None
+    return mail.tenant_id, sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -1000,12 +1084,15 @@ def _without_text(mail: InboundMail) -> dict[str, Any]:
 
 
 __all__ = [
+    "BatchTriage",
     "InboundMail",
     "IngestOutcome",
     "IngestResult",
+    "MailDecision",
     "MailDirectory",
     "MailRecord",
     "MailStore",
     "PendingMail",
+    "contact_of",
     "peek_subject",
 ]

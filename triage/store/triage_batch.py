@@ -7,12 +7,12 @@ a transaction and five statements per item.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from triage.models import ItemStatus, Priority, WorkItem
 from triage.sla import Routing
@@ -57,19 +57,35 @@ def earlier_contacts(
     if not wanted:
         return set()
     with repository.engine.connect() as connection:
-        rows = connection.execute(
-            select(work_items.c.tenant_id, work_items.c.sender, func.min(work_items.c.id))
-            .where(
-                work_items.c.tenant_id.in_(sorted({item.tenant_id or "" for item in wanted})),
-                work_items.c.sender.in_(sorted({item.sender for item in wanted})),
-                work_items.c.created_at >= since,
-            )
-            .group_by(work_items.c.tenant_id, work_items.c.sender)
-        ).all()
-    first = {(row[0], row[1]): int(row[2]) for row in rows}
+        first = first_contacts(
+            connection, [(item.tenant_id or "", item.sender) for item in wanted], since
+        )
     return {
-        item.id for item in wanted if first.get((item.tenant_id, item.sender), item.id) < item.id
+        item.id
+        for item in wanted
+        if first.get((item.tenant_id or "", item.sender), item.id) < item.id
     }
+
+
+def first_contacts(
+    connection: Connection, pairs: Iterable[tuple[str, str]], since: datetime
+) -> dict[tuple[str, str], int]:
+    """{(tenant, sender): id of its first item created since `since`} of those of `pairs`
+    that have one (one query for any number of pairs)."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    rows = connection.execute(
+        select(work_items.c.tenant_id, work_items.c.sender, func.min(work_items.c.id))
+        .where(
+            work_items.c.tenant_id.in_(sorted({tenant for tenant, _ in wanted})),
+            work_items.c.sender.in_(sorted({sender for _, sender in wanted})),
+            work_items.c.created_at >= since,
+        )
+        .group_by(work_items.c.tenant_id, work_items.c.sender)
+    ).all()
+    found = {(row[0], row[1]): int(row[2]) for row in rows}
+    return {pair: item_id for pair, item_id in found.items() if pair in wanted}
 
 
 def apply_triage_batch(
@@ -112,60 +128,11 @@ def apply_triage_batch(
             row = rows.get(decision.item_id)
             if row is None or row.status not in OPEN:
                 continue
-            result = decision.result
-            priority = Priority(result["priority"]).rank
-            if not result["spam"]:
-                priority = min(priority, row.priority_rank)
-            values: dict[str, Any] = {
-                "b_id": decision.item_id,
-                "b_triage": dict(result),
-                "b_category": result["category"],
-                "b_language": result["language"],
-                "b_confidence": result["confidence"],
-                "b_needs_review": result["needs_review"],
-                "b_spam": result["spam"],
-                "b_priority_rank": priority,
-            }
-            moves = row.status == ItemStatus.RECEIVED.value or row.pool != decision.pool
-            routing = decision.routing
-            values["b_required_skill"] = row.required_skill
-            values["b_due_at"], values["b_backup_at"] = row.due_at, row.backup_at
-            if routing is not None:
-                values["b_required_skill"] = routing.required_skill
-                if moves or row.due_at is None:
-                    values["b_due_at"], values["b_backup_at"] = routing.due_at, routing.backup_at
-            events.append(
-                _event(
-                    decision.item_id,
-                    now,
-                    actor,
-                    "triaged",
-                    {
-                        key: result[key]
-                        for key in (
-                            "category",
-                            "confidence",
-                            "priority",
-                            "spam",
-                            "needs_review",
-                            "reasons",
-                        )
-                    },
-                )
-            )
-            if moves:
-                values["b_pool"] = decision.pool
-                queued.append(values)
-                queued_data: dict[str, Any] = {"pool": decision.pool}
-                if routing is not None:
-                    queued_data.update(
-                        due_at=_iso(routing.due_at),
-                        backup_at=_iso(routing.backup_at),
-                        required_skill=routing.required_skill,
-                    )
-                events.append(_event(decision.item_id, now, actor, "queued", queued_data))
-            else:
-                plain.append(values)
+            applied = triaged_values(decision, row, now, actor)
+            values = {f"b_{name}": value for name, value in applied.values.items()}
+            values["b_id"] = decision.item_id
+            (queued if applied.moves else plain).append(values)
+            events += applied.events
             changed.append(decision.item_id)
         triaged = {
             "triage": bindparam("b_triage"),
@@ -200,6 +167,85 @@ def apply_triage_batch(
     return changed
 
 
+class Stored(Protocol):
+    """The columns of a waiting item that triage reads before it writes (a row, or the
+    values of an item about to be inserted)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def priority_rank(self) -> int: ...
+    @property
+    def pool(self) -> str | None: ...
+    @property
+    def required_skill(self) -> str | None: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def backup_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What storing a decision writes: the item's columns, its events, and whether it moves
+    to another pool (or out of `received`), which sets `status`, `pool` and `queued_at`."""
+
+    values: dict[str, Any]
+    events: list[dict[str, Any]]
+    moves: bool
+
+
+def triaged_values(decision: Decision, stored: Stored, now: datetime, actor: str) -> Applied:
+    """The columns and events `apply_triage` writes for `decision` on an item as `stored`:
+    the priority never below the edge's (a VIP call) unless spam; the SLA times set when the
+    item moves or has none."""
+    result = decision.result
+    priority = Priority(result["priority"]).rank
+    if not result["spam"]:
+        priority = min(priority, stored.priority_rank)
+    moves = stored.status == ItemStatus.RECEIVED.value or stored.pool != decision.pool
+    routing = decision.routing
+    values: dict[str, Any] = {
+        "triage": dict(result),
+        "category": result["category"],
+        "language": result["language"],
+        "confidence": result["confidence"],
+        "needs_review": result["needs_review"],
+        "spam": result["spam"],
+        "priority_rank": priority,
+        "required_skill": stored.required_skill,
+        "due_at": stored.due_at,
+        "backup_at": stored.backup_at,
+    }
+    if routing is not None:
+        values["required_skill"] = routing.required_skill
+        if moves or stored.due_at is None:
+            values["due_at"], values["backup_at"] = routing.due_at, routing.backup_at
+    events = [
+        _event(
+            decision.item_id,
+            now,
+            actor,
+            "triaged",
+            {
+                key: result[key]
+                for key in ("category", "confidence", "priority", "spam", "needs_review", "reasons")
+            },
+        )
+    ]
+    if moves:
+        values["pool"] = decision.pool
+        queued_data: dict[str, Any] = {"pool": decision.pool}
+        if routing is not None:
+            queued_data.update(
+                due_at=_iso(routing.due_at),
+                backup_at=_iso(routing.backup_at),
+                required_skill=routing.required_skill,
+            )
+        events.append(_event(decision.item_id, now, actor, "queued", queued_data))
+    return Applied(values, events, moves)
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
@@ -210,4 +256,12 @@ def _event(
     return {"item_id": item_id, "at": at, "actor": actor, "kind": kind, "data": dict(data)}
 
 
-__all__ = ["Decision", "apply_triage_batch", "earlier_contacts", "get_items"]
+__all__ = [
+    "Applied",
+    "Decision",
+    "apply_triage_batch",
+    "earlier_contacts",
+    "first_contacts",
+    "get_items",
+    "triaged_values",
+]
