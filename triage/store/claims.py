@@ -98,25 +98,33 @@ class _Refused(Exception):
         self.item_id = item_id
 
 
+# Her row (locked on PostgreSQL), her assignments, and whether any lease has run out, at
+# once; built once, like the claim statements below.
+_HER_ROW = (
+    select(
+        secretaries,
+        assignments.c.tenant_id.label("assigned"),
+        assignments.c.kind,
+        select(_w.id)
+        .where(
+            _w.status == _CLAIMED, _w.lease_expires_at <= bindparam("now", type_=_w.claimed_at.type)
+        )
+        .exists()
+        .label("ran_out"),
+    )
+    .outerjoin(assignments, assignments.c.secretary_id == secretaries.c.id)
+    .where(secretaries.c.id == bindparam("secretary_id", type_=String()))
+)
+_HER_ROW_LOCKED = _HER_ROW.with_for_update(of=secretaries)
+
+
 def _claim_once(repository: Repository, secretary_id: str, refused: set[int]) -> WorkItem | None:
 
     now = repository.clock()
     postgres = repository.dialect == "postgresql"
     with repository.engine.begin() as connection:
-        # Her row (locked), her assignments, and whether any lease has run out, at once.
-        ran_out = select(_w.id).where(_w.status == _CLAIMED, _w.lease_expires_at <= now).exists()
-        query = (
-            select(
-                secretaries,
-                assignments.c.tenant_id.label("assigned"),
-                assignments.c.kind,
-                ran_out.label("ran_out"),
-            )
-            .outerjoin(assignments, assignments.c.secretary_id == secretaries.c.id)
-            .where(secretaries.c.id == secretary_id)
-        )
         rows = connection.execute(
-            query.with_for_update(of=secretaries) if postgres else query
+            _HER_ROW_LOCKED if postgres else _HER_ROW, {"secretary_id": secretary_id, "now": now}
         ).all()
         if not rows:
             raise NotFound(f"no secretary {secretary_id!r}")
