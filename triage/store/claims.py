@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Row,
     String,
     and_,
@@ -69,6 +70,9 @@ _w = work_items.c
 # the whole table (18 ms a claim at 100,000 items).
 _QUEUED = literal_column(f"'{ItemStatus.QUEUED.value}'", String())
 _CLAIMED = literal_column(f"'{ItemStatus.CLAIMED.value}'", String())
+# Written into the SQL, as the partial index ix_work_items_escalated spells it: a bound
+# value would not let the planners prove the index covers the supervisors' branch.
+_TO_SUPERVISORS = literal_column(str(ESCALATION_TO_SUPERVISORS), Integer())
 # serving_key in SQL: priority, earliest due time with none last, oldest, lowest id.
 SERVING_ORDER = (_w.priority_rank, _w.due_at.asc().nulls_last(), _w.created_at, _w.id)
 _SQLITE_DUE_ORDER = (_w.priority_rank, _w.due_at, _w.created_at, _w.id)
@@ -407,7 +411,7 @@ def _branches(shape: _Shape, values: dict[str, Any] | None = None) -> list[Colum
         branches.append(
             and_(
                 queued,
-                _w.escalation >= ESCALATION_TO_SUPERVISORS,
+                _w.escalation >= _TO_SUPERVISORS,
                 or_(_w.pool == UNMATCHED_POOL, _w.pool.startswith(TENANT_POOL_PREFIX)),
             )
         )
