@@ -515,3 +515,28 @@ def test_a_batch_whose_triage_fails_is_triaged_after_the_commit(
         item = repo.get_item(row(repo, mail_id).item_id)
         assert item.status is ItemStatus.QUEUED and item.triage is not None
         assert [e.kind for e in repo.events(item.id)].count("triaged") == 1
+
+
+def test_a_key_taken_outside_the_batch_sends_it_message_by_message(
+    repo: Repository, worker: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch reads its dedupe keys under its lock, but a message ingested on its own
+    does not take that lock: if its item takes a key the batch is about to insert, the batch
+    (on PostgreSQL its new items go in together at the end) rolls back and goes message by
+    message, and the copy is a duplicate, never a second item."""
+    original = message(to=f"{ACME}, {ACME_BILLING}")
+    (first,) = stored(repo, original)
+    via_billing, other = stored(
+        repo,
+        b"Delivered-To: " + ACME_BILLING.encode() + b"\r\n" + original,
+        message(message_id="<other@customer.example>", body="Another question."),
+    )
+    assert ingest_stored_mail(MailStore(repo), [first]) == {"created": 1}
+    # As if the first item came in after the batch read its keys.
+    monkeypatch.setattr(mail_items, "_items_with_keys", lambda connection, keys: {})
+    assert ingest_mail_batch([via_billing, other]) == {"duplicate": 1, "created": 1}
+    assert row(repo, via_billing).item_id == row(repo, first).item_id
+    assert row(repo, other).status == "ingested"
+    assert repo.count_items() == 2
+    item = repo.get_item(row(repo, other).item_id)
+    assert item.triage is not None and item.status is ItemStatus.QUEUED

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from triage.constants import MAIL_MAX_ATTEMPTS, MAIL_THREAD_WINDOW_DAYS
@@ -153,6 +153,10 @@ class _Batch:
     # (tenant, sender) of an item made since triage's repeat window began (`contact_of`).
     contacts: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     triaged: set[int] = dataclasses.field(default_factory=set)  # items stored triaged
+    # PostgreSQL: item ids drawn from the sequence for the batch's new items, which are
+    # then inserted together (`_flush`) instead of one INSERT ... RETURNING each.
+    free_ids: list[int] | None = None
+    new_items: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +464,10 @@ class MailStore:
                 items_by_key=_items_with_keys(connection, [mail.key for mail in mails]),
                 items_by_raw=_items_of_same_raws(connection, set(locked.values())),
             )
+            if connection.dialect.name == "postgresql" and locked:
+                batch.free_ids = sorted(
+                    connection.scalars(_DRAW_ITEM_IDS, {"n": len(locked)}), reverse=True
+                )
             if triage is not None and triage.decisions:
                 batch.triage = triage
                 contacts = [contact_of(mail) for mail in mails]
@@ -481,7 +489,7 @@ class MailStore:
                     if result.item_id is not None:
                         batch.items_by_raw.setdefault((raw_sha256, mail.tenant_id), result.item_id)
                     results.append(result)
-                _insert_message_ids(connection, batch.message_ids)
+                self._flush(connection)
                 if batch.events:
                     connection.execute(item_events.insert(), batch.events)
                 if batch.mail_rows:
@@ -515,8 +523,8 @@ class MailStore:
                 return self._duplicate(connection, mail, _existing_key(connection, mail.key))
             return IngestResult(IngestOutcome.FILTERED, item_id)
         previous_item: int | None = None
-        if self._batch is not None and mail.answers:
-            _insert_message_ids(connection, self._batch.message_ids)
+        if self._batch is not None and (mail.answers or mail.thread_subject):
+            self._flush(connection)  # the look-ups below read items and Message-IDs
         target = _thread_by_message_ids(connection, mail)
         if target is None:
             target = self._thread_by_subject(connection, mail, now)
@@ -531,6 +539,30 @@ class MailStore:
             return self._duplicate(connection, mail, _existing_key(connection, mail.key))
         triaged = self._batch is not None and item_id in self._batch.triaged
         return IngestResult(IngestOutcome.CREATED, item_id, triaged=triaged)
+
+    def _flush(self, connection: Connection) -> None:
+        """Insert the batch's new items so far, then its Message-IDs (which refer to them).
+
+        Rows with the same columns are inserted together, in order (one multi-row INSERT
+        each run). A key taken meanwhile by a writer outside the batch's lock (the batch
+        checked its keys under it) fails the batch: it then goes message by message.
+        """
+        batch = self._batch
+        if batch is None:
+            return
+        rows, batch.new_items = batch.new_items, []
+        start = 0
+        while start < len(rows):
+            columns = rows[start].keys()
+            end = start + 1
+            while end < len(rows) and rows[end].keys() == columns:
+                end += 1
+            wanted = {row["id"] for row in rows[start:end]}
+            inserted = set(connection.scalars(_INSERT_ITEMS, rows[start:end]))
+            if inserted != wanted:
+                raise LookupError(f"{len(wanted - inserted)} item keys were taken meanwhile")
+            start = end
+        _insert_message_ids(connection, batch.message_ids)
 
     def _item_with_key(self, connection: Connection, key: str) -> int | None:
         if self._batch is not None:
@@ -742,7 +774,12 @@ class MailStore:
             # Read from storable text already: not walked again (the walk costs more than
             # the statement does).
             params.update(triaged.values)
-        item_id: int | None = connection.scalar(_INSERT_ITEM[connection.dialect.name], params)
+        item_id: int | None
+        if self._batch is not None and self._batch.free_ids:
+            item_id = params["id"] = self._batch.free_ids.pop()
+            self._batch.new_items.append(params)
+        else:
+            item_id = connection.scalar(_INSERT_ITEM[connection.dialect.name], params)
         if item_id is None:
             return None
         if self._batch is not None:
@@ -946,6 +983,17 @@ _INSERT_ITEM = {
     .returning(work_items.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+
+
+# A batch's new items, inserted together with the ids drawn for them (PostgreSQL).
+_INSERT_ITEMS = (
+    postgresql.insert(work_items)
+    .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    .returning(work_items.c.id)
+)
+_DRAW_ITEM_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('work_items', 'id')) FROM generate_series(1, :n)"
+)
 
 
 def _locked(statement: Any, connection: Connection) -> Any:
