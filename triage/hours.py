@@ -18,6 +18,8 @@ END_OF_DAY = time(23, 59, 59, 999999)
 # Searching for the next open moment gives up after this long without one (a tenant whose
 # hours are all closed, or a year of holidays).
 SEARCH_LIMIT_DAYS = 400
+# Days whose open intervals a BusinessHours keeps (a year and more of SLA look-ahead).
+DAYS_CACHED = 512
 
 Range = tuple[time, time]
 
@@ -38,6 +40,11 @@ class BusinessHours:
     weekly: Mapping[int, tuple[Range, ...]] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
     always_open: bool = False
+    # Each local day's open intervals, worked out once: every incoming call asks whether
+    # the office is open, and every SLA clock walks the days ahead.
+    _days: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -86,7 +93,15 @@ class BusinessHours:
         for offset in range(SEARCH_LIMIT_DAYS):
             yield from self._intervals_on(day + timedelta(days=offset))
 
-    def _intervals_on(self, day: date) -> list[tuple[datetime, datetime]]:
+    def _intervals_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        intervals = self._days.get(day)
+        if intervals is None:
+            if len(self._days) >= DAYS_CACHED:
+                self._days.clear()
+            intervals = self._days[day] = tuple(self._work_out(day))
+        return intervals
+
+    def _work_out(self, day: date) -> list[tuple[datetime, datetime]]:
         if day in self.holidays:
             return []
         zone = self.zone
