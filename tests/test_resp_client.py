@@ -83,6 +83,35 @@ async def test_a_reply_its_caller_gave_up_on_is_dropped_in_order(redis_url: str)
         await client.aclose()
 
 
+async def test_a_command_past_its_deadline_times_out_and_later_replies_stay_in_step(
+    redis_url: str,
+) -> None:
+    client = RespClient(redis_url)
+    pauser = redis.Redis.from_url(redis_url)
+    script = client.register_script("return redis.call('GET', KEYS[1])")
+    try:
+        await client.execute("SET", "a", "1")
+        await client.execute("SET", "b", "2")
+        await script(keys=["a"], args=[])  # loaded: the next call is one EVALSHA
+        pauser.execute_command("CLIENT", "PAUSE", "400", "ALL")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await client.execute("GET", "a", deadline=started + 0.1)
+        with pytest.raises(TimeoutError):
+            await script(keys=["a"], args=[], deadline=loop.time() + 0.05)
+        waited = loop.time() - started
+        assert 0.1 <= waited < 0.35  # each at its deadline, within the watchdog's step
+        # Past the pause the dropped replies arrive first and are skipped, in order.
+        assert await client.execute("GET", "b", deadline=loop.time() + 5) == b"2"
+        with pytest.raises(TimeoutError):
+            await client.execute("GET", "b", deadline=loop.time() - 1)  # already late
+        assert await script(keys=["b"], args=[]) == b"2"
+    finally:
+        pauser.close()
+        await client.aclose()
+
+
 async def test_a_connection_silent_past_the_reply_timeout_is_replaced(redis_url: str) -> None:
     client = RespClient(redis_url, reply_timeout=0.2)
     pauser = redis.Redis.from_url(redis_url)

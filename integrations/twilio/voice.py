@@ -182,9 +182,10 @@ async def incoming_call(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="CallSid is required")
     flow = CallFlow(request)
     tenant = flow.directory.tenant_for_number(called)
+    # The store's two round trips carry this deadline (cheaper than asyncio.timeout).
+    deadline = asyncio.get_running_loop().time() + STORE_TIMEOUT_SECONDS
     try:
-        async with asyncio.timeout(STORE_TIMEOUT_SECONDS):
-            return _xml(await _answer(request, flow, tenant, form, call_sid, caller, called))
+        return _xml(await _answer(request, flow, tenant, form, call_sid, caller, called, deadline))
     except (TimeoutError, redis.RedisError) as error:
         log.warning("call %s answered from memory, the store failed: %r", call_sid, error)
         return _xml(_answer_from_memory(request, tenant, form, call_sid, caller, called))
@@ -198,17 +199,20 @@ async def _answer(
     call_sid: str,
     caller: str,
     called: str,
+    deadline: float,
 ) -> str:
     keys = _step_keys(request, call_sid, "voice")
     now = flow.now()
     if tenant is None:
-        cached, _previous, _ = await flow.calls.begin_call(keys, "", caller, call_sid)
+        cached, _previous, _ = await flow.calls.begin_call(
+            keys, "", caller, call_sid, deadline=deadline
+        )
         if cached is not None:
             return cached
         state = _new_state(None, CallContext(), call_sid, caller, called, now)
         body, state, events = flow.voicemail(None, state, key="unknown_number")
         log.info("call %s to %s: no client owns the number", call_sid, called)
-        await flow.calls.commit(state, [_started(state, form), *events], keys, body)
+        await flow.calls.commit(state, [_started(state, form), *events], keys, body, deadline)
         return body
     open_now = tenant.hours.is_open(now)
     policy = None if open_now else after_hours_policy(tenant)
@@ -218,7 +222,7 @@ async def _answer(
     state = _new_state(tenant, CallContext(), call_sid, caller, called, now, not open_now)
     reserve = flow.reserve_request(tenant, state) if hunting else None
     cached, previous, reserved = await flow.calls.begin_call(
-        keys, tenant.id, caller, call_sid, reserve
+        keys, tenant.id, caller, call_sid, reserve, deadline
     )
     if cached is not None:
         return cached
@@ -238,7 +242,7 @@ async def _answer(
         events += more
     else:
         body = flow.cache.render(("ivr", tenant.id), lambda: twiml.ivr_menu(tenant))
-    await flow.calls.commit(state, events, keys, body)
+    await flow.calls.commit(state, events, keys, body, deadline)
     # The call is on record in the event stream; a line per call at INFO cost a tenth
     # of the CPU of answering it.
     if log.isEnabledFor(logging.DEBUG):

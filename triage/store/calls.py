@@ -6,19 +6,18 @@ answered in milliseconds; a persister drains the event stream into the database.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+import orjson
 
 from triage.constants import redis_key
 from triage.store.presence import RESERVE_FUNCTION, RESERVE_SCRIPT, reserved_id
 from triage.store.resp import RespClient
 
 CALL_TTL_SECONDS = 24 * 3600
-# json.dumps(data, ensure_ascii=False), without building an encoder for every event.
-_JSON = json.JSONEncoder(ensure_ascii=False)
 CALL_EVENTS_STREAM = redis_key("call-events")
 PERSISTER_GROUP = "persisters"
 
@@ -45,44 +44,29 @@ class CallState:
     voicemail: bool = False
     after_hours: bool = False
 
-    def to_redis(self) -> dict[Any, Any]:
-        # getattr over the field names: dataclasses.asdict deep-copies every value,
-        # a third of the cost of saving the state of a call.
-        encoded = {}
-        for name in _STATE_FIELDS:
-            value = getattr(self, name)
-            encoded[name] = (
-                ",".join(value) if isinstance(value, tuple)
-                else str(int(value)) if isinstance(value, bool)
-                else str(value)
-            )  # fmt: skip
-        return encoded
+    def to_redis(self) -> bytes:
+        """The state as one JSON object (Redis keeps it whole: one SET per step)."""
+        return orjson.dumps({name: getattr(self, name) for name in _STATE_FIELDS})
 
     @classmethod
-    def from_redis(cls, raw: Mapping[Any, Any]) -> CallState:
-        data = {_text(key): _text(value) for key, value in raw.items()}
-        kwargs: dict[str, Any] = {}
-        for spec in fields(cls):
-            if spec.name not in data:
-                continue
-            value = data[spec.name]
-            if spec.type == "tuple[str, ...]":
-                kwargs[spec.name] = tuple(part for part in value.split(",") if part)
-            elif spec.type == "bool":
-                kwargs[spec.name] = value == "1"
-            elif spec.type == "int":
-                kwargs[spec.name] = int(value)
-            elif spec.type == "float":
-                kwargs[spec.name] = float(value)
-            else:
-                kwargs[spec.name] = value
-        return cls(**kwargs)
+    def from_redis(cls, raw: bytes | str) -> CallState:
+        data: dict[str, Any] = orjson.loads(raw)
+        values: dict[str, Any] = {
+            name: tuple(value) if isinstance(value, list) else value
+            for name, value in data.items()
+            if name in _STATE_FIELD_SET
+        }
+        return cls(**values)
 
     def evolve(self, **changes: Any) -> CallState:
-        return replace(self, **changes)
+        """A copy with `changes` (dataclasses.replace, at half its cost)."""
+        values = {name: getattr(self, name) for name in _STATE_FIELDS}
+        values.update(changes)
+        return CallState(**values)
 
 
 _STATE_FIELDS = tuple(spec.name for spec in fields(CallState))
+_STATE_FIELD_SET = frozenset(_STATE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +78,13 @@ class CallEvent:
     data: Mapping[str, Any] = field(default_factory=dict)
     at: float = 0.0
 
-    def to_fields(self, unstamped_at: float = 0.0) -> dict[Any, Any]:
-        """Its stream entry; `unstamped_at` is the time of an event that has none."""
-        return {
-            "kind": self.kind,
-            "call": self.call_sid,
-            "at": repr(self.at or unstamped_at),
-            "data": _JSON.encode(self.data),
-        }
-
     @classmethod
     def from_fields(cls, raw: Mapping[Any, Any]) -> CallEvent:
         data = {_text(key): _text(value) for key, value in raw.items()}
         return cls(
             kind=data["kind"],
             call_sid=data["call"],
-            data=json.loads(data["data"]),
+            data=orjson.loads(data["data"]),
             at=float(data["at"]),
         )
 
@@ -119,7 +94,7 @@ def _text(value: bytes | str) -> str:
 
 
 def _call_key(call_sid: str) -> str:
-    return redis_key("call", call_sid)
+    return redis_key("call-state", call_sid)
 
 
 def _response_key(step_key: str) -> str:
@@ -150,17 +125,12 @@ return {false, previous, reserved}
 )
 
 # KEYS: the call's state key, the event stream, the step's response keys.
-# ARGV: ttl, response, state field count, fields..., event count, (kind, call, at, data)...
+# ARGV: ttl, response, the state ('' to leave it), event count, (kind, call, at, data)...
 _COMMIT = """
-local ttl, n = ARGV[1], tonumber(ARGV[3])
-local i = 4
-if n > 0 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, i, i + 2 * n - 1))
-  redis.call('EXPIRE', KEYS[1], ttl)
-end
-i = i + 2 * n
-local events = tonumber(ARGV[i])
-i = i + 1
+local ttl = ARGV[1]
+if ARGV[3] ~= '' then redis.call('SET', KEYS[1], ARGV[3], 'EX', ttl) end
+local events = tonumber(ARGV[4])
+local i = 5
 for _ = 1, events do
   redis.call('XADD', KEYS[2], '*', 'kind', ARGV[i], 'call', ARGV[i + 1], 'at', ARGV[i + 2],
              'data', ARGV[i + 3])
@@ -186,15 +156,19 @@ class CallStore:
         self._commit = connection.register_script(_COMMIT)
         self._reserve = connection.register_script(RESERVE_SCRIPT)
 
-    async def reserve(self, request: tuple[list[str], list[str | int]] | None) -> str | None:
+    async def reserve(
+        self, request: tuple[list[str], list[str | int]] | None, deadline: float = 0.0
+    ) -> str | None:
         """Run Presence's atomic reservation (see Presence.reserve_request) on this connection."""
         if request is None:
             return None
-        return reserved_id(await self._reserve(keys=request[0], args=request[1]))
+        reply = await self._reserve(keys=request[0], args=request[1], deadline=deadline)
+        return reserved_id(reply)
 
-    async def cached_response(self, step_keys: Sequence[str]) -> str | None:
+    async def cached_response(self, step_keys: Sequence[str], deadline: float = 0.0) -> str | None:
         """The TwiML answered already for any of these step keys (a retried webhook)."""
-        values = await self.redis.execute("MGET", *[_response_key(key) for key in step_keys])
+        keys = [_response_key(key) for key in step_keys]
+        values = await self.redis.execute("MGET", *keys, deadline=deadline)
         return next((_text(value) for value in values if value is not None), None)
 
     async def begin_call(
@@ -204,6 +178,7 @@ class CallStore:
         caller: str,
         call_sid: str,
         reserve: tuple[list[str], list[str | int]] | None = None,
+        deadline: float = 0.0,
     ) -> tuple[str | None, str | None, str | None]:
         """(cached TwiML of a retry, the caller's previous call here in 30 min, reserved).
 
@@ -217,17 +192,16 @@ class CallStore:
         if reserve is not None:
             keys += reserve[0]
             args += reserve[1]
-        cached, previous, reserved = await self._begin(keys=keys, args=args)
+        cached, previous, reserved = await self._begin(keys=keys, args=args, deadline=deadline)
         return (
             None if cached is None else _text(cached),
             None if previous is None else _text(previous),
             reserved_id(reserved),
         )
 
-    async def load(self, call_sid: str) -> CallState | None:
-        flat = await self.redis.execute("HGETALL", _call_key(call_sid))
-        raw = dict(zip(flat[::2], flat[1::2], strict=True))
-        return CallState.from_redis(raw) if raw else None
+    async def load(self, call_sid: str, deadline: float = 0.0) -> CallState | None:
+        raw = await self.redis.execute("GET", _call_key(call_sid), deadline=deadline)
+        return None if raw is None else CallState.from_redis(raw)
 
     async def commit(
         self,
@@ -235,20 +209,24 @@ class CallStore:
         events: Sequence[CallEvent],
         step_keys: Sequence[str],
         response: str,
+        deadline: float = 0.0,
     ) -> None:
         """Save the call state, append its events and remember the answer, atomically."""
         now = self.clock()
-        fields = state.to_redis() if state is not None else {}
-        args: list[Any] = [CALL_TTL_SECONDS, response, len(fields)]
-        for key, value in fields.items():
-            args += (key, value)
-        args.append(len(events))
+        args: list[Any] = [
+            CALL_TTL_SECONDS,
+            response,
+            state.to_redis() if state is not None else "",
+            len(events),
+        ]
         for event in events:
-            encoded = event.to_fields(unstamped_at=now)
-            args += (encoded["kind"], encoded["call"], encoded["at"], encoded["data"])
-        keys = [_call_key(state.call_sid) if state else redis_key("call", "-"), CALL_EVENTS_STREAM]
+            args += (event.kind, event.call_sid, repr(event.at or now), orjson.dumps(event.data))
+        keys = [
+            _call_key(state.call_sid) if state else redis_key("call-state", "-"),
+            CALL_EVENTS_STREAM,
+        ]
         keys += [_response_key(key) for key in step_keys]
-        await self._commit(keys=keys, args=args)
+        await self._commit(keys=keys, args=args, deadline=deadline)
 
     async def add_events(self, events: Sequence[CallEvent]) -> None:
         await self.commit(None, events, (), "")

@@ -14,6 +14,11 @@ is a `redis.ConnectionError` (the next command connects again), an error reply a
 `redis.ResponseError`. A command is never retried here. Callers bound their wait
 (asyncio.timeout); a reply that comes after its caller gave up is read and dropped, and a
 connection whose oldest command has waited longer than `reply_timeout` is closed.
+
+A command may carry a deadline (the event loop's clock): past it, its caller gets a
+TimeoutError while the reply, when it comes, is dropped. One watchdog per connection
+checks the deadlines every DEADLINE_CHECK_SECONDS; `asyncio.timeout` around each call
+cost a timer handle of its own and a tenth of an incoming call's CPU.
 """
 
 from __future__ import annotations
@@ -28,16 +33,23 @@ import hiredis
 import redis
 from redis.asyncio.connection import parse_url
 
+# How late past its deadline a command's caller may learn it timed out.
+DEADLINE_CHECK_SECONDS = 0.025
+
 
 class _Protocol(asyncio.Protocol):
     """One connection: commands out in order, replies back to their futures in order."""
 
     def __init__(self) -> None:
         self.reader = hiredis.Reader(replyError=redis.ResponseError)
-        self.waiting: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
+        # (future, sent at, deadline or 0.0), oldest first: replies come back in this order.
+        self.waiting: collections.deque[tuple[asyncio.Future[Any], float, float]] = (
+            collections.deque()
+        )
         self.pending: list[bytes] = []
         self.transport: asyncio.Transport | None = None
         self.lost = False
+        self.watching = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A cast, not an isinstance check: uvloop's transports do not derive from asyncio's.
@@ -71,16 +83,30 @@ class _Protocol(asyncio.Protocol):
             self.transport.abort()
         self.connection_lost(error)
 
-    def send(self, args: tuple[Any, ...], now: float) -> asyncio.Future[Any]:
+    def send(self, args: tuple[Any, ...], now: float, deadline: float = 0.0) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.waiting.append((future, now))
+        self.waiting.append((future, now, deadline))
         # Commands issued in one turn of the event loop leave in one write: on loopback a
         # send() costs more CPU than Redis spends on a command.
         if not self.pending:
             loop.call_soon(self.flush)
         self.pending.append(hiredis.pack_command(args))
+        if deadline and not self.watching:
+            self.watching = True
+            loop.call_later(DEADLINE_CHECK_SECONDS, self.watch)
         return future
+
+    def watch(self) -> None:
+        """Fail the commands past their deadline; go on while any command waits."""
+        now = asyncio.get_running_loop().time()
+        for future, _sent, deadline in self.waiting:
+            if deadline and deadline <= now and not future.done():
+                future.set_exception(TimeoutError("no reply from Redis before the deadline"))
+        if self.waiting and not self.lost:
+            asyncio.get_running_loop().call_later(DEADLINE_CHECK_SECONDS, self.watch)
+        else:
+            self.watching = False
 
     def flush(self) -> None:
         if self.transport is not None and not self.lost:
@@ -96,13 +122,17 @@ class Script:
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
-    async def __call__(self, keys: list[Any], args: list[Any]) -> Any:
+    async def __call__(self, keys: list[Any], args: list[Any], deadline: float = 0.0) -> Any:
         try:
-            return await self.client.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+            return await self.client.execute(
+                "EVALSHA", self.sha, len(keys), *keys, *args, deadline=deadline
+            )
         except redis.ResponseError as error:
             if not str(error).startswith("NOSCRIPT"):
                 raise
-        return await self.client.execute("EVAL", self.source, len(keys), *keys, *args)
+        return await self.client.execute(
+            "EVAL", self.source, len(keys), *keys, *args, deadline=deadline
+        )
 
 
 class RespClient:
@@ -128,44 +158,54 @@ class RespClient:
     def register_script(self, source: str) -> Script:
         return Script(self, source)
 
-    async def execute(self, *args: Any) -> Any:
-        """Send one command and wait for its reply (bytes, int, list, None)."""
+    async def execute(self, *args: Any, deadline: float = 0.0) -> Any:
+        """Send one command and wait for its reply (bytes, int, list, None).
+
+        `deadline` (the running loop's time(), 0 for none): past it the caller gets a
+        TimeoutError, within DEADLINE_CHECK_SECONDS, connecting included.
+        """
         protocol = self._protocol
         if protocol is None or protocol.lost:
-            protocol = await self._connect()
+            protocol = await self._connect(deadline)
         now = asyncio.get_running_loop().time()
         waiting = protocol.waiting
         if waiting and now - waiting[0][1] > self.reply_timeout:
             protocol.close(redis.TimeoutError(f"no reply from Redis in {self.reply_timeout:g} s"))
-            protocol = await self._connect()
-        return await protocol.send(args, now)
+            protocol = await self._connect(deadline)
+        if deadline and now >= deadline:
+            raise TimeoutError("the deadline passed before the command was sent")
+        return await protocol.send(args, now, deadline)
 
-    async def _connect(self) -> _Protocol:
+    async def _connect(self, deadline: float = 0.0) -> _Protocol:
+        limit = asyncio.get_running_loop().time() + self.connect_timeout
+        try:
+            async with asyncio.timeout_at(min(limit, deadline) if deadline else limit):
+                return await self._connect_now()
+        except (OSError, TimeoutError) as error:
+            raise redis.ConnectionError(f"cannot connect to Redis: {error!r}") from error
+
+    async def _connect_now(self) -> _Protocol:
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
             if self._protocol is not None and not self._protocol.lost:
                 return self._protocol  # another caller connected meanwhile
             loop = asyncio.get_running_loop()
-            try:
-                async with asyncio.timeout(self.connect_timeout):
-                    if self.path:
-                        _, protocol = await loop.create_unix_connection(_Protocol, self.path)
-                    else:
-                        _, protocol = await loop.create_connection(
-                            _Protocol,
-                            self.host,
-                            self.port,
-                            ssl=ssl.create_default_context() if self.tls else None,
-                        )
-                    now = loop.time()
-                    if self.password:
-                        credentials = [self.username] if self.username else []
-                        await protocol.send(("AUTH", *credentials, self.password), now)
-                    if self.db:
-                        await protocol.send(("SELECT", self.db), now)
-            except (OSError, TimeoutError) as error:
-                raise redis.ConnectionError(f"cannot connect to Redis: {error!r}") from error
+            if self.path:
+                _, protocol = await loop.create_unix_connection(_Protocol, self.path)
+            else:
+                _, protocol = await loop.create_connection(
+                    _Protocol,
+                    self.host,
+                    self.port,
+                    ssl=ssl.create_default_context() if self.tls else None,
+                )
+            now = loop.time()
+            if self.password:
+                credentials = [self.username] if self.username else []
+                await protocol.send(("AUTH", *credentials, self.password), now)
+            if self.db:
+                await protocol.send(("SELECT", self.db), now)
             self._protocol = protocol
             return protocol
 
