@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +23,10 @@ from multidict import MultiDictProxy
 
 from integrations.twilio import twiml
 from triage.classify.keywords import match_category
-from triage.directory import AfterHours, TenantProfile
+from triage.directory import AfterHours, Directory, TenantProfile
 from triage.redact import redact_phone
 from triage.store.calls import CallEvent, CallState, CallStore
+from triage.store.presence import ReservationPlan, reservation_plan
 from triage.voice import (
     CallContext,
     HuntState,
@@ -100,20 +101,24 @@ class CallFlow:
         if not may_try_another(tenant, hunt):
             return None
         routing = Routing(state.language, state.skill or None, state.reason or None)
-        tiers = hunt_tiers(
-            tenant,
-            self.directory,
-            routing,
-            self.cache.held_counts,
-            after_hours=state.after_hours,
-            exclude=state.tried,
-        )
-        if not tiers:
+
+        def work_out(directory: Directory, held_counts: Mapping[str, int]) -> Any:
+            tiers = hunt_tiers(
+                tenant,
+                directory,
+                routing,
+                held_counts,
+                after_hours=state.after_hours,
+                exclude=state.tried,
+            )
+            return reservation_plan(tiers)
+
+        # Who may be rung depends on these alone, not on the call: worked out once.
+        key = (tenant.id, state.language, state.skill, state.after_hours, state.tried)
+        plan: ReservationPlan | None = self.cache.planned(key, work_out)
+        if plan is None:
             return None
-        request: tuple[list[str], list[str | int]] | None = self.presence.reserve_request(
-            tiers, state.call_sid, tenant.voice.ring_seconds
-        )
-        return request
+        return self.presence.planned_request(plan, state.call_sid, tenant.voice.ring_seconds)
 
     async def hunt(
         self, tenant: TenantProfile, state: CallState, *, greet: str | None = None

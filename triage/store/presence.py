@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from triage.constants import redis_key
@@ -253,15 +254,18 @@ class Presence:
 
         For callers that run the script on another connection (the asyncio voice path).
         """
+        plan = reservation_plan(tiers)
+        return None if plan is None else self.planned_request(plan, call_sid, ring_seconds)
+
+    def planned_request(
+        self, plan: ReservationPlan, call_sid: str, ring_seconds: int
+    ) -> tuple[list[str], list[str | int]]:
+        """reserve_request's keys and arguments from a plan worked out before."""
         now = self.clock()
-        flat = [secretary_id for tier in tiers for secretary_id in tier]
-        if not flat:
-            return None
         ttl = ring_seconds + RESERVATION_GRACE_SECONDS
-        args: list[str | int] = [_ts(now), call_sid, ttl, _ts(now + ttl), len(tiers)]
-        args += [len(tier) for tier in tiers]
-        args += flat
-        return _keys(flat), args
+        args: list[str | int] = [_ts(now), call_sid, ttl, _ts(now + ttl)]
+        args += plan.args
+        return list(plan.keys), args
 
     def release(self, secretary_id: str, call_sid: str) -> bool:
         """End her reservation for this call (not answered). False if she holds none for it.
@@ -288,6 +292,24 @@ class Presence:
         now = self.clock()
         args = [_ts(now), call_sid, _ts(now + wrap_up_seconds)]
         return bool(self._end_call(keys=[presence_key(secretary_id)], args=args))
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationPlan:
+    """What RESERVE_SCRIPT needs of the candidates, whatever the call: their keys, the tiers."""
+
+    keys: tuple[str, ...]
+    args: tuple[str | int, ...]
+
+
+def reservation_plan(tiers: Sequence[Sequence[str]]) -> ReservationPlan | None:
+    """The candidates of `tiers` as RESERVE_SCRIPT takes them (None: nobody to ring)."""
+    flat = [secretary_id for tier in tiers for secretary_id in tier]
+    if not flat:
+        return None
+    return ReservationPlan(
+        keys=tuple(_keys(flat)), args=(len(tiers), *[len(tier) for tier in tiers], *flat)
+    )
 
 
 def _keys(secretary_ids: Sequence[str]) -> list[str]:

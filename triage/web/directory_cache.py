@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 from triage.directory import Directory
 from triage.store.directory_store import config_version, load_directory
@@ -30,6 +31,10 @@ class DirectoryCache:
         self.healthy = False
         # TwiML rendered from this directory, by what it depends on; emptied on a swap.
         self.rendered: dict[Hashable, str] = {}
+        # Values worked out from the directory and these held counts (who may be rung for
+        # what), swapped as one with the counts: a reader never pairs new counts with an
+        # old plan.
+        self._planned: tuple[Mapping[str, int], dict[Hashable, Any]] = ({}, {})
 
     def render(self, key: Hashable, build: Callable[[], str]) -> str:
         """TwiML for `key`, built once per directory version (VoiceResponse is slow)."""
@@ -40,6 +45,17 @@ class DirectoryCache:
             body = self.rendered[key] = build()
         return body
 
+    def planned(
+        self, key: Hashable, work_out: Callable[[Directory, Mapping[str, int]], Any]
+    ) -> Any:
+        """work_out(directory, held counts), kept until the next refresh (every 2 s)."""
+        held_counts, plans = self._planned  # read before the directory: see refresh()
+        try:
+            return plans[key]
+        except KeyError:
+            plan = plans[key] = work_out(self.directory, held_counts)
+            return plan
+
     def refresh(self) -> bool:
         """Reload when the config version changed; always refresh held counts. Blocking."""
         version = config_version(self.repository.engine)
@@ -49,6 +65,8 @@ class DirectoryCache:
             self.rendered = {}
             log.info("agency directory loaded at config version %s", version or "(none)")
         self.held_counts = self.repository.held_counts()
+        # After the directory: plans read from the new tuple were worked out from it.
+        self._planned = (self.held_counts, {})
         self.healthy = True
         return changed
 
