@@ -15,7 +15,6 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
@@ -60,7 +59,7 @@ class Spool:
         name = f"{os.getpid()}-{uuid.uuid4().hex}.json"
         temporary = self.directory / (name + ".tmp")
         with temporary.open("w", encoding="utf-8") as handle:
-            json.dump([asdict(event) for event in events], handle, ensure_ascii=False)
+            json.dump([event._asdict() for event in events], handle, ensure_ascii=False)
             handle.flush()
             os.fsync(handle.fileno())
         final = self.directory / name
