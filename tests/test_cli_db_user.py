@@ -44,6 +44,7 @@ def test_user_token_prints_a_token_that_authenticates_and_can_be_revoked(
         cli, ["user", "revoke-tokens", "sara"], env={"DATABASE_URL": database_url}
     )
     assert "revoked 1 token" in revoked.output
+    assert "within 5 s" in revoked.output
     assert repo.secretary_for_token(token) is None
 
 

@@ -8,6 +8,7 @@ from triage.cli import cli, load_settings
 from triage.errors import NotFound
 from triage.store.db import make_engine
 from triage.store.repository import Repository
+from triage.web.tokens import TOKEN_CACHE_SECONDS
 
 
 @cli.group()
@@ -39,4 +40,7 @@ def user_revoke_tokens(secretary_id: str) -> None:
         count = Repository(engine).revoke_tokens(secretary_id)
     finally:
         engine.dispose()
-    click.echo(f"revoked {count} token(s) of {secretary_id}")
+    click.echo(
+        f"revoked {count} token(s) of {secretary_id}; "
+        f"web processes refuse them within {TOKEN_CACHE_SECONDS:g} s"
+    )
