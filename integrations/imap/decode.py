@@ -278,6 +278,8 @@ def decode_header_value(value: str, notes: list[str] | None = None) -> str:
     Lenient like mail clients: words glued to text, and a multibyte character split across
     two adjacent words of the same charset, both decode. Folding whitespace is collapsed.
     """
+    if value.isascii() and "=?" not in value and "\n" not in value and "\r" not in value:
+        return " ".join(value.split())  # nothing to decode: most headers, most addresses
     sink: list[str] = [] if notes is None else notes
     value = re.sub(r"\r?\n[ \t]", " ", value).replace("\r", "").replace("\n", "")
     pieces: list[str] = []

@@ -61,6 +61,7 @@ class HeaderReader:
         for name, value in message.raw_items():
             self._values.setdefault(name.strip().lower(), []).append(str(value))
         self.defects: list[str] = []
+        self._addresses: dict[str, tuple[Address, ...]] = {}
 
     def all(self, name: str) -> list[str]:
         return self._values.get(name, [])
@@ -81,6 +82,13 @@ class HeaderReader:
         }
 
     def addresses(self, name: str) -> tuple[Address, ...]:
+        """The addresses of every `name` header, read once (To and Cc are asked twice)."""
+        found = self._addresses.get(name)
+        if found is None:
+            found = self._addresses[name] = self._read_addresses(name)
+        return found
+
+    def _read_addresses(self, name: str) -> tuple[Address, ...]:
         values = [re.sub(r"\r?\n[ \t]*", " ", value) for value in self.all(name)]
         try:
             pairs = email.utils.getaddresses(values)
