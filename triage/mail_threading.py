@@ -153,12 +153,18 @@ def last_mail_at(messages: Sequence[Mapping[str, Any]], fallback: datetime) -> d
 def storable(value: Any) -> Any:
     """`value` (str, list, dict, scalars) without characters a database refuses."""
     if isinstance(value, str):
-        return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
-    if isinstance(value, Mapping):
-        return {str(key): storable(item) for key, item in value.items()}
+        if _UNSTORABLE.search(value) is None:  # nearly always: no new string, no callback
+            return value
+        return _UNSTORABLE.sub(_stored_as, value)
     if isinstance(value, list | tuple):
         return [storable(item) for item in value]
+    if isinstance(value, dict | Mapping):  # a dict is found without the ABC's check
+        return {str(key): storable(item) for key, item in value.items()}
     return value
+
+
+def _stored_as(match: re.Match[str]) -> str:
+    return "" if match.group() == "\x00" else "\ufffd"
 
 
 def clip(text: str, limit: int) -> str:
