@@ -206,6 +206,12 @@ def triage_and_queue(ctx: WorkerContext, item_id: int) -> str | None:
         return None
     if item.status is ItemStatus.RECEIVED or item.pool != pool or item.due_at is None:
         schedule_sla(ctx, directory, item, routing, now)
+    log_triaged(item_id, result, pool)
+    return pool
+
+
+def log_triaged(item_id: int, result: TriageResult, pool: str) -> None:
+    """The worker's one line per triaged item (one at a time or in a mail batch)."""
     log.info(
         "item %s: %s, %s%s%s -> %s",
         item_id,
@@ -215,4 +221,3 @@ def triage_and_queue(ctx: WorkerContext, item_id: int) -> str | None:
         ", needs review" if result.needs_review else "",
         pool,
     )
-    return pool

@@ -39,6 +39,7 @@ from workers.context import WorkerContext
 from workers.triage import (
     default_region,
     directory_for,
+    log_triaged,
     routing_from,
     routing_of,
     schedule_escalation_of,
@@ -115,7 +116,7 @@ def _batch(ctx: WorkerContext, item_ids: Sequence[int]) -> dict[int, str]:
         newly = item.status is ItemStatus.RECEIVED or item.pool != decision.pool
         if decision.routing is not None and (newly or item.due_at is None):
             schedule_sla(ctx, directory, item, decision.routing, now, pipeline=escalations)
-        _log_triaged(decision.item_id, result, decision.pool)
+        log_triaged(decision.item_id, result, decision.pool)
     escalations.execute()
     return pools
 
@@ -193,7 +194,7 @@ class MailTriage:
                 schedule_escalation_of(
                     self.ctx, directory, item_id, tenant_id, routing, now, pipeline=escalations
                 )
-            _log_triaged(item_id, result, decided.decision.pool)
+            log_triaged(item_id, result, decided.decision.pool)
         escalations.execute()
 
 
@@ -213,18 +214,6 @@ def _mail_request(mail: InboundMail, tenant: TenantProfile | None, repeat: bool)
         rules=tenant.rules if tenant is not None else (),
         timezone=tenant.timezone if tenant is not None else "UTC",
         default_region=default_region(tenant),
-    )
-
-
-def _log_triaged(item_id: int, result: TriageResult, pool: str) -> None:
-    log.info(
-        "item %s: %s, %s%s%s -> %s",
-        item_id,
-        result.category or "uncategorized",
-        result.priority.value,
-        ", spam" if result.spam else "",
-        ", needs review" if result.needs_review else "",
-        pool,
     )
 
 

@@ -100,9 +100,9 @@ class CallFlow:
         hunt = HuntState(state.attempts, state.ring_used, state.tried)
         if not may_try_another(tenant, hunt):
             return None
-        routing = Routing(state.language, state.skill or None, state.reason or None)
 
         def work_out(directory: Directory, held_counts: Mapping[str, int]) -> Any:
+            routing = Routing(state.language, state.skill or None, state.reason or None)
             tiers = hunt_tiers(
                 tenant,
                 directory,

@@ -227,26 +227,37 @@ def triaged_values(decision: Decision, stored: Stored, now: datetime, actor: str
             now,
             actor,
             "triaged",
-            {
-                key: result[key]
-                for key in ("category", "confidence", "priority", "spam", "needs_review", "reasons")
-            },
+            triaged_event_data(result),
         )
     ]
     if moves:
         values["pool"] = decision.pool
-        queued_data: dict[str, Any] = {"pool": decision.pool}
-        if routing is not None:
-            queued_data.update(
-                due_at=_iso(routing.due_at),
-                backup_at=_iso(routing.backup_at),
-                required_skill=routing.required_skill,
-            )
-        events.append(_event(decision.item_id, now, actor, "queued", queued_data))
+        queued = queued_event_data(decision.pool, routing)
+        events.append(_event(decision.item_id, now, actor, "queued", queued))
     return Applied(values, events, moves)
 
 
-def _iso(moment: datetime | None) -> str | None:
+def triaged_event_data(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The `triaged` event's data, from an item's stored triage result."""
+    return {
+        key: result[key]
+        for key in ("category", "confidence", "priority", "spam", "needs_review", "reasons")
+    }
+
+
+def queued_event_data(pool: str, routing: Routing | None) -> dict[str, Any]:
+    """The `queued` event's data: the pool and, when routed, its SLA moments and skill."""
+    data: dict[str, Any] = {"pool": pool}
+    if routing is not None:
+        data.update(
+            due_at=iso_moment(routing.due_at),
+            backup_at=iso_moment(routing.backup_at),
+            required_skill=routing.required_skill,
+        )
+    return data
+
+
+def iso_moment(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 

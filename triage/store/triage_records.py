@@ -15,6 +15,7 @@ from triage.sla import Routing
 from triage.store.repository import Repository
 from triage.store.rows import add_event, assigned_tenants, item_from_row, locked_item_row
 from triage.store.tables import classification_corrections, work_items
+from triage.store.triage_batch import iso_moment, queued_event_data, triaged_event_data
 
 OPEN = (ItemStatus.RECEIVED.value, ItemStatus.QUEUED.value)
 
@@ -71,25 +72,11 @@ def apply_triage(
             now,
             actor,
             "triaged",
-            {
-                key: result[key]
-                for key in ("category", "confidence", "priority", "spam", "needs_review", "reasons")
-            },
+            triaged_event_data(result),
         )
         if queued:
-            queued_data: dict[str, Any] = {"pool": pool}
-            if routing is not None:
-                queued_data.update(
-                    due_at=_iso(routing.due_at),
-                    backup_at=_iso(routing.backup_at),
-                    required_skill=routing.required_skill,
-                )
-            add_event(connection, item_id, now, actor, "queued", queued_data)
+            add_event(connection, item_id, now, actor, "queued", queued_event_data(pool, routing))
     return True
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
 
 
 def reclassify_item(
@@ -167,7 +154,7 @@ def reclassify_item(
                 "from": row.category,
                 "to": category,
                 "priority": priority.value if priority else None,
-                **({"due_at": _iso(values["due_at"])} if "due_at" in values else {}),
+                **({"due_at": iso_moment(values["due_at"])} if "due_at" in values else {}),
             },
         )
         updated = connection.execute(select(work_items).where(work_items.c.id == item_id)).one()
