@@ -422,8 +422,21 @@ def _triaged_state(repo: Repository, item_id: int) -> tuple[Any, ...]:
     return (*(getattr(stored_row, column) for column in TRIAGED_COLUMNS), triage_json, events)
 
 
+@pytest.fixture
+def after_commit(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The item ids each ingest hands to triage after its commit (the batch left them)."""
+    handed: list[list[int]] = []
+
+    def spy(ctx: Any, item_ids: Any, **kwargs: Any) -> Any:
+        handed.append(list(item_ids))
+        return triage_and_queue_many(ctx, item_ids, **kwargs)
+
+    monkeypatch.setattr("workers.mail_jobs.triage_and_queue_many", spy)
+    return handed
+
+
 def test_a_batch_stores_its_new_items_triaged_as_triage_after_the_commit_would(
-    repo: Repository, worker: Any, monkeypatch: pytest.MonkeyPatch
+    repo: Repository, worker: Any, after_commit: list[list[int]]
 ) -> None:
     """Triage decided before the ingest transaction and written with the INSERT leaves each
     item as triaging it after the commit leaves it: the same columns, JSON and events."""
@@ -448,14 +461,6 @@ def test_a_batch_stores_its_new_items_triaged_as_triage_after_the_commit_would(
         )
 
     before = batch("before")
-    after_commit: list[list[int]] = []
-    real = triage_and_queue_many
-
-    def spy(ctx: Any, item_ids: Any, **kwargs: Any) -> Any:
-        after_commit.append(list(item_ids))
-        return real(ctx, item_ids, **kwargs)
-
-    monkeypatch.setattr("workers.mail_jobs.triage_and_queue_many", spy)
     assert ingest_mail_batch(before) == {"created": 4}
     assert after_commit == []  # nothing left to triage after the commit
     # The same mail from other senders, triaged after the commit (no triage before it).
@@ -463,7 +468,7 @@ def test_a_batch_stores_its_new_items_triaged_as_triage_after_the_commit_would(
     ingest_stored_mail(
         MailStore(repo),
         after,
-        on_created=lambda ids: real(worker, ids, system_faults=()),
+        on_created=lambda ids: triage_and_queue_many(worker, ids, system_faults=()),
     )
     for one, other in zip(before, after, strict=True):
         decided = _triaged_state(repo, row(repo, one).item_id)
@@ -474,7 +479,7 @@ def test_a_batch_stores_its_new_items_triaged_as_triage_after_the_commit_would(
 
 
 def test_a_repeat_sender_guessed_wrong_is_triaged_after_the_commit(
-    repo: Repository, worker: Any, monkeypatch: pytest.MonkeyPatch
+    repo: Repository, worker: Any, monkeypatch: pytest.MonkeyPatch, after_commit: list[list[int]]
 ) -> None:
     """The repeat-sender answer triage decided with is asked again under the ingest's lock:
     when an item from the sender came in between, the new item is stored untriaged and
@@ -484,14 +489,6 @@ def test_a_repeat_sender_guessed_wrong_is_triaged_after_the_commit(
     (second,) = stored(repo, message(message_id="<r2@customer.example>", body="Second."))
     # Triage before the ingest does not see the first item (as if it came in meanwhile).
     monkeypatch.setattr("workers.triage_batch.first_contacts", lambda *args: {})
-    after_commit: list[list[int]] = []
-    real = triage_and_queue_many
-
-    def spy(ctx: Any, item_ids: Any, **kwargs: Any) -> Any:
-        after_commit.append(list(item_ids))
-        return real(ctx, item_ids, **kwargs)
-
-    monkeypatch.setattr("workers.mail_jobs.triage_and_queue_many", spy)
     assert ingest_mail_batch([second]) == {"created": 1}
     item = repo.get_item(row(repo, second).item_id)
     assert after_commit == [[item.id]]
