@@ -14,8 +14,8 @@ from triage.routing import may_see_item
 from triage.sla import Routing
 from triage.store.repository import Repository
 from triage.store.rows import add_event, assigned_tenants, item_from_row, locked_item_row
-from triage.store.tables import classification_corrections, work_items
-from triage.store.triage_batch import iso_moment, queued_event_data, triaged_event_data
+from triage.store.tables import classification_corrections, item_events, work_items
+from triage.store.triage_batch import Decision, iso_moment, triaged_values
 
 OPEN = (ItemStatus.RECEIVED.value, ItemStatus.QUEUED.value)
 
@@ -45,37 +45,13 @@ def apply_triage(
         row = locked_item_row(connection, item_id)
         if row.status not in OPEN:
             return False
-        priority = Priority(result["priority"]).rank
-        if not result["spam"]:
-            priority = min(priority, row.priority_rank)
-        values: dict[str, Any] = {
-            "triage": dict(result),
-            "category": result["category"],
-            "language": result["language"],
-            "confidence": result["confidence"],
-            "needs_review": result["needs_review"],
-            "spam": result["spam"],
-            "priority_rank": priority,
-            "updated_at": now,
-        }
-        queued = row.status == ItemStatus.RECEIVED.value or row.pool != pool
-        if queued:
-            values.update(status=ItemStatus.QUEUED.value, pool=pool, queued_at=now)
-        if routing is not None:
-            values["required_skill"] = routing.required_skill
-            if queued or row.due_at is None:
-                values.update(due_at=routing.due_at, backup_at=routing.backup_at)
+        # The same columns and events as a batch writes (triage_batch.triaged_values).
+        applied = triaged_values(Decision(item_id, result, pool, routing), row, now, actor)
+        values = {**applied.values, "updated_at": now}
+        if applied.moves:
+            values.update(status=ItemStatus.QUEUED.value, queued_at=now)
         connection.execute(update(work_items).where(work_items.c.id == item_id).values(**values))
-        add_event(
-            connection,
-            item_id,
-            now,
-            actor,
-            "triaged",
-            triaged_event_data(result),
-        )
-        if queued:
-            add_event(connection, item_id, now, actor, "queued", queued_event_data(pool, routing))
+        connection.execute(item_events.insert(), applied.events)
     return True
 
 
