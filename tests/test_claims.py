@@ -27,6 +27,9 @@ from triage.store.migrate import upgrade
 from triage.store.repository import Repository
 from triage.store.rows import item_from_row
 from triage.store.tables import assignments, item_events, secretaries, work_items
+from triage.voice import Routing as VoiceRouting
+from triage.voice import hunt_tiers
+from triage.web.directory_cache import DirectoryCache
 from workers import context, leases
 from workers.dispatch import Dispatcher
 
@@ -237,6 +240,27 @@ def test_capacity_is_never_exceeded_and_expired_leases_do_not_count(
     again = queue.claim_next_item("sara")  # her two leases ran out: she may claim again
     assert again is not None
     assert queue.held_counts() == {"sara": 1}
+
+
+def test_the_web_process_works_out_who_may_be_rung_again_after_each_refresh(
+    queue: Repository,
+) -> None:
+    """DirectoryCache.planned keeps a plan until the next refresh, which brings new held
+    counts: a secretary who reached her capacity is no longer a candidate for calls."""
+    cache = DirectoryCache(queue)
+    cache.refresh()
+    acme = cache.directory.tenants["acme"]
+
+    def candidates(directory: Any, held_counts: Any) -> list[list[str]]:
+        return hunt_tiers(acme, directory, VoiceRouting("en"), held_counts)
+
+    assert cache.planned("acme", candidates) == [["sara"], ["maryam"]]
+    add_items(queue, [{} for _ in range(2)])
+    assert queue.claim_next_item("sara") is not None
+    assert queue.claim_next_item("sara") is not None  # her capacity, 2
+    assert cache.planned("acme", candidates) == [["sara"], ["maryam"]]  # kept until...
+    cache.refresh()
+    assert cache.planned("acme", candidates) == [["maryam"]]
 
 
 def test_backup_waits_for_the_delay_or_the_breach(queue: Repository, clock: Clock) -> None:
