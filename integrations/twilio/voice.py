@@ -25,7 +25,7 @@ from integrations.twilio import twiml
 from triage.classify.keywords import match_category
 from triage.directory import AfterHours, Directory, TenantProfile
 from triage.redact import redact_phone
-from triage.store.calls import CallEvent, CallState, CallStore
+from triage.store.calls import CallEvent, CallState, CallStore, Commit
 from triage.store.presence import ReservationPlan, reservation_plan
 from triage.voice import (
     CallContext,
@@ -206,39 +206,78 @@ async def _answer(
     called: str,
     deadline: float,
 ) -> str:
+    """The answer to an incoming call, committed with the call's state and events.
+
+    One round trip when the answer could be worked out before Redis replied: a caller
+    who is not calling again within 30 minutes, and who is not put through to a
+    secretary (nobody free, after hours, the IVR menu). Calls arrive fastest when they
+    outnumber free secretaries, and then nearly all of them are such calls. Otherwise a
+    second round trip commits what the first one's reply decides.
+    """
     keys = _step_keys(request, call_sid, "voice")
     now = flow.now()
     if tenant is None:
-        cached, _previous, _ = await flow.calls.begin_call(
-            keys, "", caller, call_sid, deadline=deadline
-        )
-        if cached is not None:
-            return cached
         state = _new_state(None, CallContext(), call_sid, caller, called, now)
         body, state, events = flow.voicemail(None, state, key="unknown_number")
+        commit = Commit(state, [_started(state, form), *events], body)
+        start = await flow.calls.begin_call(
+            keys, "", caller, call_sid, deadline=deadline, foreseen=commit
+        )
+        if start.cached is not None:
+            return start.cached
         log.info("call %s to %s: no client owns the number", call_sid, called)
-        await flow.calls.commit(state, [_started(state, form), *events], keys, body, deadline)
+        if not start.committed:  # the same caller again: no repeat is told for no client
+            await flow.calls.commit(commit.state, commit.events, keys, body, deadline)
         return body
     open_now = tenant.hours.is_open(now)
     policy = None if open_now else after_hours_policy(tenant)
     hunting = (open_now and tenant.ivr is None) or policy is AfterHours.ON_CALL
-    # The caller's context (VIP, repeat) does not change who may be rung, so the
-    # reservation rides in the same round trip as the retry check and the repeat mark.
-    state = _new_state(tenant, CallContext(), call_sid, caller, called, now, not open_now)
+    # Who may be rung does not depend on the caller (VIP, repeat): the reservation rides
+    # in the same round trip as the retry check and the repeat mark.
+    known = caller_context(tenant, caller, None, call_sid)
+    state = _new_state(tenant, known, call_sid, caller, called, now, not open_now)
     reserve = flow.reserve_request(tenant, state) if hunting else None
-    cached, previous, reserved = await flow.calls.begin_call(
-        keys, tenant.id, caller, call_sid, reserve, deadline
+    foreseen = _outcome(flow, tenant, form, state, policy, hunting, None)
+    start = await flow.calls.begin_call(
+        keys, tenant.id, caller, call_sid, reserve, deadline, foreseen
     )
-    if cached is not None:
-        return cached
-    context = caller_context(tenant, caller, previous, call_sid)
-    if context.vip or context.repeat:
-        state = _new_state(tenant, context, call_sid, caller, called, now, not open_now)
+    if start.cached is not None:
+        return start.cached
+    if start.committed:
+        body = foreseen.response
+    else:
+        context = caller_context(tenant, caller, start.previous, call_sid)
+        if context != known:
+            state = _new_state(tenant, context, call_sid, caller, called, now, not open_now)
+        decided = _outcome(flow, tenant, form, state, policy, hunting, start.reserved)
+        await flow.calls.commit(decided.state, decided.events, keys, decided.response, deadline)
+        body = decided.response
+    # The call is on record in the event stream; a line per call at INFO cost a tenth
+    # of the CPU of answering it.
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("call %s from %s for %s answered", call_sid, redact_phone(caller), tenant.id)
+    return body
+
+
+def _outcome(
+    flow: CallFlow,
+    tenant: TenantProfile,
+    form: Form,
+    state: CallState,
+    policy: AfterHours | None,
+    hunting: bool,
+    reserved: str | None,
+) -> Commit:
+    """The call's first answer, state and events, once the reservation is known."""
     events = [_started(state, form)]
     if policy is AfterHours.FORWARD:
-        assert tenant.fallback_number
-        body = twiml.forward(tenant, tenant.fallback_number, called, tenant.language)
-        events.append(_event(state, "forwarded", number=tenant.fallback_number))
+        number, called = tenant.fallback_number, state.called
+        assert number
+        body = flow.cache.render(
+            ("forward", tenant.id, called),
+            lambda: twiml.forward(tenant, number, called, tenant.language),
+        )
+        events.append(_event(state, "forwarded", number=number))
     elif policy is AfterHours.VOICEMAIL:
         body, state, more = flow.voicemail(tenant, state, greet=tenant.language, key="after_hours")
         events += more
@@ -247,12 +286,7 @@ async def _answer(
         events += more
     else:
         body = flow.cache.render(("ivr", tenant.id), lambda: twiml.ivr_menu(tenant))
-    await flow.calls.commit(state, events, keys, body, deadline)
-    # The call is on record in the event stream; a line per call at INFO cost a tenth
-    # of the CPU of answering it.
-    if log.isEnabledFor(logging.DEBUG):
-        log.debug("call %s from %s for %s answered", call_sid, redact_phone(caller), tenant.id)
-    return body
+    return Commit(state, events, body)
 
 
 def _new_state(

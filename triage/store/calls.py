@@ -100,44 +100,94 @@ def _response_key(step_key: str) -> str:
     return redis_key("twiml", step_key)
 
 
-# KEYS: the step's n response keys, the caller's recent-call key, then (optionally) the
-# reservation keys of RESERVE_FUNCTION. ARGV: n, call_sid, ttl, then its arguments.
-# Returns {cached response or false, the caller's previous call or false, reserved or false}.
+_NO_STATE = redis_key("call-state", "-")  # a key of the scripts when no state is saved
+
+
+# commit(state key, event stream, response keys, A, i): the state A[i + 2] ('' to leave
+# it) and the answer A[i + 1] kept for A[i] seconds; A[i + 3] events follow, four values
+# each (kind, call, at, data). Returns the index after the last event.
+_COMMIT_FUNCTION = """
+local function commit(state_key, stream, responses, A, i)
+  local ttl = A[i]
+  if A[i + 2] ~= '' then redis.call('SET', state_key, A[i + 2], 'EX', ttl) end
+  local at = i + 4
+  for _ = 1, tonumber(A[i + 3]) do
+    redis.call('XADD', stream, '*', 'kind', A[at], 'call', A[at + 1], 'at', A[at + 2],
+               'data', A[at + 3])
+    at = at + 4
+  end
+  for _, key in ipairs(responses) do redis.call('SET', key, A[i + 1], 'EX', ttl) end
+  return at
+end
+"""
+
+# KEYS: the step's n response keys, the caller's recent-call key, the call's state key,
+# the event stream, then (optionally) the reservation keys of RESERVE_FUNCTION.
+# ARGV: n, call_sid, ttl of the recent-call mark, '1' when a commit is foreseen (its
+# arguments follow, as commit() takes them) or '0', then the reservation's arguments.
+# Returns {cached response or false, the caller's previous call or false, reserved or
+# false, 1 when the foreseen commit was made}. The foreseen commit is the answer worked
+# out before Redis replied for a caller who is not calling again and finds nobody to
+# ring; it is made only when that is what happened.
 _BEGIN = (
     RESERVE_FUNCTION
+    + _COMMIT_FUNCTION
     + """
 local n = tonumber(ARGV[1])
+local responses = {}
 for i = 1, n do
   local cached = redis.call('GET', KEYS[i])
-  if cached then return {cached, false, false} end
+  if cached then return {cached, false, false, 0} end
+  responses[i] = KEYS[i]
 end
-local previous = redis.call('SET', KEYS[n + 1], ARGV[2], 'EX', ARGV[3], 'GET')
+local call = ARGV[2]
+local previous = redis.call('SET', KEYS[n + 1], call, 'EX', ARGV[3], 'GET')
+local foreseen = ARGV[4] == '1'
+local after = 5
+if foreseen then after = 9 + 4 * tonumber(ARGV[8]) end
 local reserved = false
-if #KEYS > n + 1 then
+if #KEYS > n + 3 then
   local K, A = {}, {}
-  for i = n + 2, #KEYS do K[#K + 1] = KEYS[i] end
-  for i = 4, #ARGV do A[#A + 1] = ARGV[i] end
+  for i = n + 4, #KEYS do K[#K + 1] = KEYS[i] end
+  for i = after, #ARGV do A[#A + 1] = ARGV[i] end
   reserved = reserve(K, A)
 end
-return {false, previous, reserved}
+if foreseen and not reserved and (not previous or previous == call) then
+  commit(KEYS[n + 2], KEYS[n + 3], responses, ARGV, 5)
+  return {false, previous, false, 1}
+end
+return {false, previous, reserved, 0}
 """
 )
 
 # KEYS: the call's state key, the event stream, the step's response keys.
-# ARGV: ttl, response, the state ('' to leave it), event count, (kind, call, at, data)...
-_COMMIT = """
-local ttl = ARGV[1]
-if ARGV[3] ~= '' then redis.call('SET', KEYS[1], ARGV[3], 'EX', ttl) end
-local events = tonumber(ARGV[4])
-local i = 5
-for _ = 1, events do
-  redis.call('XADD', KEYS[2], '*', 'kind', ARGV[i], 'call', ARGV[i + 1], 'at', ARGV[i + 2],
-             'data', ARGV[i + 3])
-  i = i + 4
-end
-for k = 3, #KEYS do redis.call('SET', KEYS[k], ARGV[2], 'EX', ttl) end
+# ARGV: as commit() takes them from its first argument.
+_COMMIT = (
+    _COMMIT_FUNCTION
+    + """
+local responses = {}
+for k = 3, #KEYS do responses[#responses + 1] = KEYS[k] end
+commit(KEYS[1], KEYS[2], responses, ARGV, 1)
 return 1
 """
+)
+
+
+class CallStart(NamedTuple):
+    """What CallStore.begin_call learnt from Redis."""
+
+    cached: str | None  # the TwiML answered already (a retried webhook)
+    previous: str | None  # the caller's previous call to this client within 30 minutes
+    reserved: str | None  # the secretary reserved for this call
+    committed: bool  # the foreseen answer was what happened, and it is committed
+
+
+class Commit(NamedTuple):
+    """A call's new state, its events and the step's answer, saved together."""
+
+    state: CallState | None
+    events: Sequence[CallEvent]
+    response: str
 
 
 class CallStore:
@@ -178,24 +228,39 @@ class CallStore:
         call_sid: str,
         reserve: tuple[list[str], list[str | int]] | None = None,
         deadline: float = 0.0,
-    ) -> tuple[str | None, str | None, str | None]:
-        """(cached TwiML of a retry, the caller's previous call here in 30 min, reserved).
+        foreseen: Commit | None = None,
+    ) -> CallStart:
+        """The whole start of a call in one round trip.
 
-        One round trip for the whole start of a call: the retry check, the repeat-caller
-        mark (a retry of the same call sees its own sid, which is not a repeat) and, when
-        `reserve` is given (Presence.reserve_request), the atomic reservation.
+        The retry check, the repeat-caller mark (a retry of the same call sees its own
+        sid, which is not a repeat) and, when `reserve` is given (Presence.reserve_request),
+        the atomic reservation. `foreseen` is the commit for a caller who is not calling
+        again and for whom nobody is reserved: when that is what happens it is made in the
+        same round trip (`committed`), otherwise the caller commits what it then decides.
         """
         keys = [_response_key(key) for key in step_keys]
-        keys.append(redis_key("recent-caller", tenant, caller))
-        args: list[str | int] = [len(step_keys), call_sid, 30 * 60]
+        keys += (
+            redis_key("recent-caller", tenant, caller),
+            _call_key(foreseen.state.call_sid) if foreseen and foreseen.state else _NO_STATE,
+            CALL_EVENTS_STREAM,
+        )
+        args: list[Any] = [len(step_keys), call_sid, 30 * 60]
+        if foreseen is None:
+            args.append(0)
+        else:
+            args.append(1)
+            args += self._commit_args(foreseen)
         if reserve is not None:
             keys += reserve[0]
             args += reserve[1]
-        cached, previous, reserved = await self._begin(keys=keys, args=args, deadline=deadline)
-        return (
+        cached, previous, reserved, committed = await self._begin(
+            keys=keys, args=args, deadline=deadline
+        )
+        return CallStart(
             None if cached is None else _text(cached),
             None if previous is None else _text(previous),
             reserved_id(reserved),
+            committed == 1,
         )
 
     async def load(self, call_sid: str, deadline: float = 0.0) -> CallState | None:
@@ -211,21 +276,24 @@ class CallStore:
         deadline: float = 0.0,
     ) -> None:
         """Save the call state, append its events and remember the answer, atomically."""
+        keys = [_call_key(state.call_sid) if state else _NO_STATE, CALL_EVENTS_STREAM]
+        keys += [_response_key(key) for key in step_keys]
+        args = self._commit_args(Commit(state, events, response))
+        await self._commit(keys=keys, args=args, deadline=deadline)
+
+    def _commit_args(self, commit: Commit) -> list[Any]:
+        """commit()'s arguments in the Lua scripts: ttl, answer, state, events."""
         now = self.clock()
+        state, events = commit.state, commit.events
         args: list[Any] = [
             CALL_TTL_SECONDS,
-            response,
+            commit.response,
             state.to_redis() if state is not None else "",
             len(events),
         ]
         for event in events:
             args += (event.kind, event.call_sid, repr(event.at or now), orjson.dumps(event.data))
-        keys = [
-            _call_key(state.call_sid) if state else redis_key("call-state", "-"),
-            CALL_EVENTS_STREAM,
-        ]
-        keys += [_response_key(key) for key in step_keys]
-        await self._commit(keys=keys, args=args, deadline=deadline)
+        return args
 
     async def add_events(self, events: Sequence[CallEvent]) -> None:
         await self.commit(None, events, (), "")
