@@ -16,15 +16,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
+from aiohttp.typedefs import Handler
 from sqlalchemy import update
 
+from integrations.twilio.signature import signed
 from tests.factories import add_secretary
 from tests.item_support import SMALL_CONFIG, new_item
 from triage.settings import Settings
 from triage.store.repository import Repository
 from triage.store.tables import work_items
-from triage.web.app import create_app
+from triage.web.api import authenticated
+from triage.web.app import check_guarded, create_app
 
 ROLES = ("assigned", "unassigned", "supervisor", "admin", "no_token", "revoked")
 WHO = {
@@ -234,3 +238,34 @@ async def test_authorization_matrix(
         if response.status == 403:
             assert (await response.json())["error"]["code"] == "forbidden"
     assert got == expected
+
+
+async def _unguarded(_request: web.Request) -> web.Response:
+    return web.Response(text="anyone")
+
+
+@pytest.mark.parametrize(
+    ("path", "guard", "missing"),
+    [
+        ("/twilio/voice/new-step", None, "Twilio signature"),
+        ("/twilio/voice/new-step", authenticated, "Twilio signature"),
+        ("/api/v1/new-route", None, "bearer token"),
+        ("/api/v1/new-route", signed, "bearer token"),
+    ],
+)
+def test_a_route_without_its_guard_stops_the_app_from_starting(
+    path: str, guard: Callable[[Handler], Handler] | None, missing: str
+) -> None:
+    app = web.Application()
+    app.router.add_post(path, guard(_unguarded) if guard else _unguarded)
+    with pytest.raises(RuntimeError, match=f"POST {path} does not check the {missing}"):
+        check_guarded(app)
+
+
+def test_guarded_routes_and_the_public_ones_pass() -> None:
+    app = web.Application()
+    app.router.add_post("/twilio/voice/new-step", signed(_unguarded))
+    app.router.add_get("/api/v1/new-route", authenticated(_unguarded))
+    app.router.add_get("/api/v1/openapi.json", _unguarded)
+    app.router.add_get("/healthz", _unguarded)
+    check_guarded(app)

@@ -1,7 +1,7 @@
-"""The call simulator against a scripted voice app behind the real signature middleware.
+"""The call simulator against a scripted voice app behind the real signature check.
 
 The fake app answers each path with TwiML built by twilio's VoiceResponse and records
-what it received; the middleware rejects any request not signed exactly as Twilio signs.
+what it received; the check rejects any request not signed exactly as Twilio signs.
 These tests are about the simulator: the real voice handlers have their own.
 """
 
@@ -30,7 +30,7 @@ from integrations.twilio.call_simulator import (
     CallSimulator,
     PostWebhook,
 )
-from integrations.twilio.signature import twilio_signature_middleware
+from integrations.twilio.signature import TWILIO_SIGNATURE, TwilioSignature, signed
 from tests.conftest import free_port
 from tests.voice_support import ACME, configure
 from triage.cli import cli
@@ -70,8 +70,9 @@ class FakeVoice:
     received: list[Received] = field(default_factory=list)
 
     def app(self, public_url: str = PUBLIC_URL) -> web.Application:
-        app = web.Application(middlewares=[twilio_signature_middleware(TOKEN, public_url)])
-        app.router.add_post("/twilio/{tail:.*}", self.handle)
+        app = web.Application()
+        app[TWILIO_SIGNATURE] = TwilioSignature(TOKEN, public_url)
+        app.router.add_post("/twilio/{tail:.*}", signed(self.handle))
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -256,7 +257,7 @@ async def test_relative_and_absolute_action_urls_resolve_as_twilio_resolves_them
     voice = FakeVoice(script)
     result = await run_call(aiohttp_client, voice)
 
-    # Every request passed the signature middleware, so each was signed for its public URL.
+    # Every request passed the signature check, so each was signed for its public URL.
     assert result.ok, result.error
     assert [request.path for request in voice.received] == [
         "/twilio/voice",
@@ -513,7 +514,7 @@ async def test_a_failing_webhook_stops_the_call(
     assert voice.paths() == ["/twilio/voice", "/twilio/voice/gather"]
 
 
-async def test_a_wrong_token_is_refused_by_the_middleware_and_named(aiohttp_client: Any) -> None:
+async def test_a_wrong_token_is_refused_by_the_check_and_named(aiohttp_client: Any) -> None:
     voice = FakeVoice(ivr_script())
     result = await run_call(aiohttp_client, voice, token="not-the-token")
 
@@ -522,7 +523,7 @@ async def test_a_wrong_token_is_refused_by_the_middleware_and_named(aiohttp_clie
         "/twilio/voice answered HTTP 403: invalid Twilio signature "
         f"(the signature was computed for {PUBLIC_URL}/twilio/voice)"
     )
-    assert voice.received == []  # the middleware refused it before the handler
+    assert voice.received == []  # the check refused it before the handler
 
 
 async def test_a_twiml_loop_is_stopped(aiohttp_client: Any) -> None:

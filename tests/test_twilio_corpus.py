@@ -12,7 +12,12 @@ from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import RequestValidator
 
-from integrations.twilio.signature import compute_signature, twilio_signature_middleware
+from integrations.twilio.signature import (
+    TWILIO_SIGNATURE,
+    TwilioSignature,
+    compute_signature,
+    signed,
+)
 from tests.conftest import SHARED_CORPUS
 from tests.factories import twilio_signature
 from triage.settings import Settings
@@ -37,17 +42,16 @@ FORM_CASES = [case for case in VECTORS["cases"] if "params" in case or "params_m
 async def test_signature_vectors_from_twilio_python(
     aiohttp_client: Any, case: dict[str, Any]
 ) -> None:
-    """The middleware accepts Twilio's own test vectors, and refuses them when tampered."""
+    """The signature check accepts Twilio's own test vectors, and refuses them when tampered."""
     url = urlsplit(case["url"])
     public_url = f"{url.scheme}://{url.netloc}"
 
     async def ok(_request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    app = web.Application(
-        middlewares=[twilio_signature_middleware(VECTORS["auth_token"], public_url, prefix="/")]
-    )
-    app.router.add_post(url.path, ok)
+    app = web.Application()
+    app[TWILIO_SIGNATURE] = TwilioSignature(VECTORS["auth_token"], public_url)
+    app.router.add_post(url.path, signed(ok))
     client = await aiohttp_client(app)
     pairs = case["params_multi"] if "params_multi" in case else list(case["params"].items())
     path = url.path + (f"?{url.query}" if url.query else "")
@@ -62,7 +66,7 @@ async def test_signature_vectors_from_twilio_python(
 @pytest.mark.parametrize("case", FORM_CASES, ids=[case["name"] for case in FORM_CASES])
 @pytest.mark.parametrize("algorithm", ["HMAC_SHA1", "HMAC_SHA256"])
 def test_the_fast_signature_is_twilios_own(case: dict[str, Any], algorithm: str) -> None:
-    """The middleware's own HMAC gives RequestValidator's signature, and Twilio's vectors."""
+    """The signature check's own HMAC gives RequestValidator's signature, and Twilio's vectors."""
     pairs = case["params_multi"] if "params_multi" in case else list(case["params"].items())
     # Values out of order, repeated, and beyond ASCII, to exercise the sort and the encoding.
     pairs = [*reversed(pairs), *pairs[:2], ("Caller", "+98 ۹۱۲ شماره"), ("Caller", "+1 212")]
@@ -130,8 +134,9 @@ async def test_signature_is_checked_over_the_url_as_sent(aiohttp_client: Any) ->
     async def ok(_request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    app = web.Application(middlewares=[twilio_signature_middleware("token", "https://m.example")])
-    app.router.add_post("/twilio/x", ok)
+    app = web.Application()
+    app[TWILIO_SIGNATURE] = TwilioSignature("token", "https://m.example")
+    app.router.add_post("/twilio/x", signed(ok))
     client = await aiohttp_client(app)
     path = "/twilio/x?name=a%20b%2Bc"
     params = {"CallSid": "CA1"}

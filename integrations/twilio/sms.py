@@ -13,6 +13,7 @@ import redis
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
+from integrations.twilio.signature import signed
 from triage.models import Channel
 from triage.redact import redact_phone
 from triage.web.state import DISPATCHER, REPOSITORY
@@ -63,4 +64,4 @@ async def inbound_sms(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/twilio/sms", inbound_sms)
+    app.router.add_post("/twilio/sms", signed(inbound_sms))

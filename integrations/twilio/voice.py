@@ -22,6 +22,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from integrations.twilio import twiml
+from integrations.twilio.signature import signed
 from triage.classify.keywords import match_category
 from triage.directory import AfterHours, Directory, TenantProfile
 from triage.redact import redact_phone
@@ -678,13 +679,13 @@ async def status(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/twilio/voice", incoming_call)
-    app.router.add_post("/twilio/voice/fallback", fallback)
-    app.router.add_post("/twilio/voice/gather", gathered)
-    app.router.add_post("/twilio/voice/whisper", whisper)
-    app.router.add_post("/twilio/voice/whisper/answer", whisper_answer)
-    app.router.add_post("/twilio/voice/dial-status", dial_status)
-    app.router.add_post("/twilio/voice/recorded", recorded)
-    app.router.add_post("/twilio/voice/recording", recording)
-    app.router.add_post("/twilio/voice/transcription", transcription)
-    app.router.add_post("/twilio/voice/status", status)
+    app.router.add_post("/twilio/voice", signed(incoming_call))
+    app.router.add_post("/twilio/voice/fallback", signed(fallback))
+    app.router.add_post("/twilio/voice/gather", signed(gathered))
+    app.router.add_post("/twilio/voice/whisper", signed(whisper))
+    app.router.add_post("/twilio/voice/whisper/answer", signed(whisper_answer))
+    app.router.add_post("/twilio/voice/dial-status", signed(dial_status))
+    app.router.add_post("/twilio/voice/recorded", signed(recorded))
+    app.router.add_post("/twilio/voice/recording", signed(recording))
+    app.router.add_post("/twilio/voice/transcription", signed(transcription))
+    app.router.add_post("/twilio/voice/status", signed(status))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from datetime import datetime
@@ -39,22 +40,33 @@ def error_response(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-@web.middleware
-async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every /api/v1/ request but the OpenAPI document needs a live bearer token."""
-    if not request.path.startswith(API_PREFIX) or request.path == API_PREFIX + "openapi.json":
-        return await handler(request)
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return _unauthorized("a bearer token is required")
-    secretary = await _secretary_for(request, token.strip())
-    if secretary is None:
-        return _unauthorized("the token is unknown or revoked")
-    request[SECRETARY] = secretary
-    try:
-        return await handler(request)
-    except (NotFound, Forbidden, InvalidTransition, InvalidTarget) as error:
-        return refusal_response(error)
+# Every handler authenticated() made: the app refuses to start with an API route not in it.
+AUTHENTICATED: set[Handler] = set()
+
+
+def authenticated(handler: Handler) -> Handler:
+    """An /api/v1/ handler: it needs a live bearer token, and store refusals become answers.
+
+    A guard on each handler rather than a middleware, like the Twilio signature check
+    (integrations.twilio.signature.signed), so the webhooks run with no middleware.
+    """
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _unauthorized("a bearer token is required")
+        secretary = await _secretary_for(request, token.strip())
+        if secretary is None:
+            return _unauthorized("the token is unknown or revoked")
+        request[SECRETARY] = secretary
+        try:
+            return await handler(request)
+        except (NotFound, Forbidden, InvalidTransition, InvalidTarget) as error:
+            return refusal_response(error)
+
+    functools.update_wrapper(checked, handler)
+    AUTHENTICATED.add(checked)
+    return checked
 
 
 async def _secretary_for(request: web.Request, token: str) -> Secretary | None:
@@ -70,7 +82,7 @@ async def _secretary_for(request: web.Request, token: str) -> Secretary | None:
 
 
 # A store action's refusal, as every /api/v1 handler answers it (raised through the
-# middleware above, so handlers need not catch them).
+# guard above, so handlers need not catch them).
 _REFUSALS: tuple[tuple[type[MonshiError], int, str], ...] = (
     (NotFound, 404, "not_found"),
     (Forbidden, 403, "forbidden"),
@@ -251,8 +263,8 @@ async def reclassify(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/queue/claim", claim)
-    app.router.add_get("/api/v1/items/{item_id}", get_item)
-    app.router.add_post("/api/v1/items/{item_id}/complete", complete)
-    app.router.add_post("/api/v1/items/{item_id}/heartbeat", heartbeat)
-    app.router.add_post("/api/v1/items/{item_id}/reclassify", reclassify)
+    app.router.add_post("/api/v1/queue/claim", authenticated(claim))
+    app.router.add_get("/api/v1/items/{item_id}", authenticated(get_item))
+    app.router.add_post("/api/v1/items/{item_id}/complete", authenticated(complete))
+    app.router.add_post("/api/v1/items/{item_id}/heartbeat", authenticated(heartbeat))
+    app.router.add_post("/api/v1/items/{item_id}/reclassify", authenticated(reclassify))

@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from integrations.twilio import sms, voice
-from integrations.twilio.signature import twilio_signature_middleware
+from integrations.twilio.signature import SIGNED, TWILIO_PREFIX, TWILIO_SIGNATURE, TwilioSignature
 from triage.classify.registry import ModelRegistry
 from triage.settings import Settings
 from triage.store.calls import CallStore
@@ -54,13 +54,9 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     `background` runs the directory refresher, the call-event persister and the spool
     replayer; tests that drive those by hand turn it off.
     """
-    app = web.Application(
-        middlewares=[
-            twilio_signature_middleware(settings.twilio_auth_token, settings.public_url),
-            api.bearer_auth,
-        ],
-        client_max_size=1024**2,
-    )
+    # No middleware: each route guards itself (see check_guarded).
+    app = web.Application(client_max_size=1024**2)
+    app[TWILIO_SIGNATURE] = TwilioSignature(settings.twilio_auth_token, settings.public_url)
     app[SETTINGS] = settings
     app[CLOCK] = _utcnow
     app[SPOOL] = Spool(Path(settings.spool_dir))
@@ -78,7 +74,23 @@ def create_app(settings: Settings, *, background: bool = True) -> web.Applicatio
     presence_api.add_routes(app)
     mail_api.add_routes(app)
     openapi.add_routes(app)
+    check_guarded(app)
     return app
+
+
+def check_guarded(app: web.Application) -> None:
+    """Refuse to serve a Twilio route without its signature check, or an API route
+    without its bearer token check (the OpenAPI document alone is public)."""
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if path.startswith(TWILIO_PREFIX) and route.handler not in SIGNED:
+            raise RuntimeError(f"{route.method} {path} does not check the Twilio signature")
+        if (
+            path.startswith(api.API_PREFIX)
+            and path != openapi.DOCUMENT_PATH
+            and route.handler not in api.AUTHENTICATED
+        ):
+            raise RuntimeError(f"{route.method} {path} does not check the bearer token")
 
 
 async def _connections(app: web.Application) -> AsyncIterator[None]:

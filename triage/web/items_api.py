@@ -30,7 +30,7 @@ from triage.models import Category, Channel, ItemEvent, ItemStatus, Priority, Ro
 from triage.sla import ItemFacts, Routing, routing_for
 from triage.store import actions
 from triage.store.config_store import apply_config, export_config_toml
-from triage.web.api import SECRETARY, error_response, item_json
+from triage.web.api import SECRETARY, authenticated, error_response, item_json
 from triage.web.state import DIRECTORY, DISPATCHER, REPOSITORY
 
 log = logging.getLogger(__name__)
@@ -396,12 +396,12 @@ async def put_config(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/items/{item_id}/release", release)
-    app.router.add_post("/api/v1/items/{item_id}/transfer", transfer)
-    app.router.add_post("/api/v1/items/{item_id}/snooze", snooze)
-    app.router.add_post("/api/v1/items/{item_id}/notes", add_note)
-    app.router.add_get("/api/v1/items/{item_id}/events", item_events)
-    app.router.add_get("/api/v1/queue", my_queue)
-    app.router.add_get("/api/v1/items", list_items)
-    app.router.add_get("/api/v1/config", get_config)
-    app.router.add_put("/api/v1/config", put_config)
+    app.router.add_post("/api/v1/items/{item_id}/release", authenticated(release))
+    app.router.add_post("/api/v1/items/{item_id}/transfer", authenticated(transfer))
+    app.router.add_post("/api/v1/items/{item_id}/snooze", authenticated(snooze))
+    app.router.add_post("/api/v1/items/{item_id}/notes", authenticated(add_note))
+    app.router.add_get("/api/v1/items/{item_id}/events", authenticated(item_events))
+    app.router.add_get("/api/v1/queue", authenticated(my_queue))
+    app.router.add_get("/api/v1/items", authenticated(list_items))
+    app.router.add_get("/api/v1/config", authenticated(get_config))
+    app.router.add_put("/api/v1/config", authenticated(put_config))

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from triage.store.mail_items import MailRecord, MailStore
-from triage.web.api import SECRETARY, error_response
+from triage.web.api import SECRETARY, authenticated, error_response
 from triage.web.state import DISPATCHER, REPOSITORY
 
 DEFAULT_LIMIT = 100
@@ -101,6 +101,6 @@ async def list_rejections(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/mail/quarantine", list_quarantine)
-    app.router.add_post("/api/v1/mail/quarantine/{mail_id}/retry", retry_quarantined)
-    app.router.add_get("/api/v1/mail/rejections", list_rejections)
+    app.router.add_get("/api/v1/mail/quarantine", authenticated(list_quarantine))
+    app.router.add_post("/api/v1/mail/quarantine/{mail_id}/retry", authenticated(retry_quarantined))
+    app.router.add_get("/api/v1/mail/rejections", authenticated(list_rejections))

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+DOCUMENT_PATH = "/api/v1/openapi.json"  # public: no bearer token needed
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _ITEM = {"$ref": "#/components/schemas/Item"}
 _PRESENCE = {"$ref": "#/components/schemas/Presence"}
@@ -661,4 +662,4 @@ async def openapi_document(_request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/openapi.json", openapi_document)
+    app.router.add_get(DOCUMENT_PATH, openapi_document)

@@ -12,7 +12,7 @@ from aiohttp import web
 from triage.errors import PresenceConflict
 from triage.models import Secretary
 from triage.presence import MANUAL_STATUSES, PresenceState, PresenceStatus
-from triage.web.api import SECRETARY, error_response
+from triage.web.api import SECRETARY, authenticated, error_response
 from triage.web.state import PRESENCE, REPOSITORY
 
 ALLOWED = ", ".join(sorted(MANUAL_STATUSES))
@@ -88,6 +88,6 @@ def _secretary_json(secretary: Secretary, state: PresenceState) -> dict[str, Any
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/me/presence", get_my_presence)
-    app.router.add_put("/api/v1/me/presence", put_my_presence)
-    app.router.add_get("/api/v1/secretaries", list_secretaries)
+    app.router.add_get("/api/v1/me/presence", authenticated(get_my_presence))
+    app.router.add_put("/api/v1/me/presence", authenticated(put_my_presence))
+    app.router.add_get("/api/v1/secretaries", authenticated(list_secretaries))
