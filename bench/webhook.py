@@ -1,7 +1,7 @@
 """Signed POST /twilio/voice: Monshi's web process side by side with a bare aiohttp handler.
 
 Starts the real server as one process (`python -m triage web`, a throwaway SQLite database
-migrated with examples/agency.toml applied, a private Redis) and, in the same run, a second
+migrated with BENCH_AGENCY applied, a private Redis) and, in the same run, a second
 process serving a bare aiohttp handler that parses the form and returns constant TwiML on
 the same path. Drives signed requests (a new CallSid and caller each; To a tenant's number)
 at 1, 16 and 64 concurrent clients over loopback, the two servers alternating within every
@@ -10,7 +10,15 @@ Before each measurement the Monshi process is left to go idle (work a burst leav
 in background threads or tasks is not left to slow the next run); how long that took is
 printed, with Monshi's CPU per request on its event loop and in its other threads. Only
 the web process runs: no worker drains the call-event stream meanwhile.
+
+The path measured is the same at any hour: BENCH_AGENCY's client is open around the
+clock and has no IVR, so every call hunts; none of its three secretaries is available,
+so every call finds nobody free and is offered voicemail. That is the busy hour, when
+calls come fastest: more callers than free secretaries. `--config examples/agency.toml`
+measures the example agency instead, whose answer depends on the time of day (Hudson &
+Park, the default number, forwards after 17:00 New York time).
 Usage: python bench/webhook.py [--requests 2000] [--rounds 3] [--levels 1,16,64] [--to N]
+                               [--config AGENCY_TOML]
 """
 
 from __future__ import annotations
@@ -52,8 +60,53 @@ from integrations.twilio.call_simulator import (
 
 REPO = Path(__file__).resolve().parent.parent
 PATH = "/twilio/voice"
-AGENCY = REPO / "examples" / "agency.toml"
 HUDSON_LAW = "+12125550143"
+BENCH_AGENCY = """
+[agency]
+name = "Monshi benchmark"
+inbox = "inbox@monshi-bench.example"
+
+[[tenants]]
+id = "hudson-law"
+name = "Hudson & Park Law Office"
+language = "en"
+timezone = "America/New_York"
+greeting = "Thank you for calling Hudson and Park. Please hold while we connect you."
+phone_numbers = ["+12125550143"]
+secretaries = ["sara", "emily"]
+backups = ["david"]
+fallback_number = "+12125550199"
+
+[tenants.hours]
+always_open = true
+
+[[secretaries]]
+id = "sara"
+name = "Sara Ahmadi"
+languages = ["fa", "en"]
+phone = "+989121234567"
+role = "secretary"
+skills = ["message"]
+capacity = 3
+
+[[secretaries]]
+id = "emily"
+name = "Emily Carter"
+languages = ["en"]
+phone = "+16465550142"
+role = "secretary"
+skills = ["message"]
+capacity = 3
+
+[[secretaries]]
+id = "david"
+name = "David Chen"
+languages = ["en", "fa"]
+phone = "+19175550142"
+role = "secretary"
+skills = ["message"]
+capacity = 3
+"""
 TOKEN = secrets.token_hex(16)
 ACCOUNT_SID = "AC" + secrets.token_hex(16)
 BARE_TWIML = (
@@ -158,8 +211,8 @@ def monshi_env(workdir: Path, redis_url: str, port: int) -> dict[str, str]:
     }
 
 
-def prepare_database(env: dict[str, str]) -> None:
-    for command in (["db", "upgrade"], ["config", "apply", str(AGENCY)]):
+def prepare_database(env: dict[str, str], config: Path) -> None:
+    for command in (["db", "upgrade"], ["config", "apply", str(config)]):
         done = subprocess.run(
             [sys.executable, "-m", "triage", *command],
             env=env,
@@ -273,6 +326,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--levels", default="1,16,64", help="concurrent clients, comma-separated")
     parser.add_argument("--to", default=HUDSON_LAW, help="the called number (a tenant's)")
+    parser.add_argument(
+        "--config", type=Path, help="the agency TOML to apply (default: BENCH_AGENCY)"
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -285,7 +341,11 @@ def main() -> None:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="monshi-bench-")))
         monshi_port, bare_port = free_port(), free_port()
         env = monshi_env(workdir, redis_url, monshi_port)
-        prepare_database(env)
+        config = args.config
+        if config is None:
+            config = workdir / "agency.toml"
+            config.write_text(BENCH_AGENCY)
+        prepare_database(env, config.resolve())
         log = workdir / "web.log"
         web_command = [sys.executable, "-m", "triage", "web", "--port", str(monshi_port)]
         monshi_process = stack.enter_context(running(web_command, env, log))
