@@ -1,7 +1,8 @@
 """Signed POST /twilio/voice: Monshi's web process side by side with a bare aiohttp handler.
 
 Starts the real server as one process (`python -m triage web`, a throwaway SQLite database
-migrated with BENCH_AGENCY applied, a private Redis) and, in the same run, a second
+migrated with BENCH_AGENCY applied, a private Redis on a unix socket as `monshi run`
+gives Monshi by default, or over TCP with --redis-tcp) and, in the same run, a second
 process serving a bare aiohttp handler that parses the form and returns constant TwiML on
 the same path. Drives signed requests (a new CallSid and caller each; To a tenant's number)
 at 1, 16 and 64 concurrent clients over loopback, the two servers alternating within every
@@ -18,7 +19,7 @@ calls come fastest: more callers than free secretaries. `--config examples/agenc
 measures the example agency instead, whose answer depends on the time of day (Hudson &
 Park, the default number, forwards after 17:00 New York time).
 Usage: python bench/webhook.py [--requests 2000] [--rounds 3] [--levels 1,16,64] [--to N]
-                               [--config AGENCY_TOML]
+                               [--config AGENCY_TOML] [--redis-tcp]
 """
 
 from __future__ import annotations
@@ -329,6 +330,11 @@ def main() -> None:
     parser.add_argument(
         "--config", type=Path, help="the agency TOML to apply (default: BENCH_AGENCY)"
     )
+    parser.add_argument(
+        "--redis-tcp",
+        action="store_true",
+        help="reach Redis over TCP on loopback (default: a unix socket, as `monshi run` does)",
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -337,7 +343,7 @@ def main() -> None:
     levels = [int(level) for level in args.levels.split(",")]
 
     with ExitStack() as stack:
-        redis_url = stack.enter_context(private_redis())
+        redis_url = stack.enter_context(private_redis(unix_socket=not args.redis_tcp))
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="monshi-bench-")))
         monshi_port, bare_port = free_port(), free_port()
         env = monshi_env(workdir, redis_url, monshi_port)
@@ -395,7 +401,9 @@ def report(results: Results, levels: list[int], args: argparse.Namespace) -> Non
         f"POST {PATH}, signed, To {args.to}: {args.requests} requests per run, "
         f"{args.rounds} rounds per level, medians"
     )
-    print("Monshi: `python -m triage web` (SQLite, private Redis, examples/agency.toml)")
+    redis = "over TCP" if args.redis_tcp else "on a unix socket"
+    agency = args.config or "BENCH_AGENCY: open around the clock, nobody free"
+    print(f"Monshi: `python -m triage web` (SQLite, private Redis {redis}, {agency})")
     print("bare:   an aiohttp handler that parses the form and returns constant TwiML\n")
     print(f"{'clients':>7}  {'Monshi req/s':>12} {'p50 ms':>7} {'p99 ms':>7}  "
           f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7}  {'ratio':>5}")  # fmt: skip
