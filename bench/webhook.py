@@ -4,8 +4,9 @@ Starts the real server as one process (`python -m triage web`, a throwaway SQLit
 migrated with BENCH_AGENCY applied, a private Redis on a unix socket as `monshi run`
 gives Monshi by default, or over TCP with --redis-tcp) and, in the same run, a second
 process serving a bare aiohttp handler that parses the form and returns constant TwiML on
-the same path. Drives signed requests (a new CallSid and caller each; To a tenant's number)
-at 1, 16 and 64 concurrent clients over loopback, the two servers alternating within every
+the same path, on uvloop's event loop like `monshi web`. Drives signed requests (a new
+CallSid and caller each; To a tenant's number) at 1, 16 and 64 concurrent clients over
+loopback, the two servers alternating within every
 level and round, and prints the median requests/s, p50 and p99 of each and the ratio.
 Before each measurement the Monshi process is left to go idle (work a burst leaves behind
 in background threads or tasks is not left to slow the next run); how long that took is
@@ -44,6 +45,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+import uvloop
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -159,7 +161,9 @@ def serve_bare(port: int) -> None:
     app = web.Application()
     app.router.add_post(PATH, voice)
     app.router.add_get("/ready", ready)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    # On the event loop `monshi web` runs on, so the two differ by what Monshi does.
+    loop = uvloop.new_event_loop()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=loop)
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path | None) -> None:
@@ -404,7 +408,7 @@ def report(results: Results, levels: list[int], args: argparse.Namespace) -> Non
     redis = "over TCP" if args.redis_tcp else "on a unix socket"
     agency = args.config or "BENCH_AGENCY: open around the clock, nobody free"
     print(f"Monshi: `python -m triage web` (SQLite, private Redis {redis}, {agency})")
-    print("bare:   an aiohttp handler that parses the form and returns constant TwiML\n")
+    print("bare:   an aiohttp handler that parses the form and returns constant TwiML (uvloop)\n")
     print(f"{'clients':>7}  {'Monshi req/s':>12} {'p50 ms':>7} {'p99 ms':>7}  "
           f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7}  {'ratio':>5}")  # fmt: skip
     summary: dict[int, tuple[float, float]] = {}

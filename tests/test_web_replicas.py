@@ -10,7 +10,15 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
+from xml.etree import ElementTree
 
+from integrations.twilio.call_simulator import (
+    SIGNATURE_HEADER,
+    TWILIO_WEBHOOK_HEADERS,
+    call_params,
+    sign_webhook,
+)
 from tests.conftest import REPO_ROOT, free_port
 from triage.store.db import make_engine
 from triage.store.migrate import upgrade
@@ -96,3 +104,40 @@ def test_without_reuse_port_a_second_web_process_cannot_bind(
         with web(port, env, tmp_path / "web-2.log") as second:
             assert second.wait(30) != 0
         assert "address already in use" in (tmp_path / "web-2.log").read_text().lower()
+
+
+def test_monshi_web_answers_a_webhook_on_uvloop(
+    sqlite_url: str, redis_url: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """The web process runs on uvloop: its Redis client and signature check work there."""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    engine.dispose()
+    port = free_port()
+    env = web_env(sqlite_url, redis_url, model_dir, port, tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    params = call_params(
+        call_sid="CA" + "1" * 32,
+        account_sid="AC" + "2" * 32,
+        from_="+12125550111",
+        to="+12125550100",  # nobody's number: a message for the supervisors
+        status="ringing",
+    )
+    signature = sign_webhook(env["TWILIO_AUTH_TOKEN"], url + "/twilio/voice", params)
+    request = urllib.request.Request(
+        url + "/twilio/voice",
+        data=urlencode(params).encode(),
+        headers={**TWILIO_WEBHOOK_HEADERS, SIGNATURE_HEADER: signature},
+    )
+    with web(port, env, tmp_path / "web.log") as process:
+        deadline = time.monotonic() + 30
+        while listeners(port) < 1 and time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "web.log").read_text()
+            time.sleep(0.05)
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert answer.status == 200
+            verbs = [element.tag for element in ElementTree.fromstring(answer.read())]
+        assert "Record" in verbs
+        answered_again = urllib.request.urlopen(request, timeout=5).read()
+        assert [element.tag for element in ElementTree.fromstring(answered_again)] == verbs
+    assert "web process on uvloop.Loop" in (tmp_path / "web.log").read_text()

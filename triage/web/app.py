@@ -95,6 +95,8 @@ def check_guarded(app: web.Application) -> None:
 
 async def _connections(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    loop = type(asyncio.get_running_loop())
+    log.info("web process on %s.%s", loop.__module__, loop.__qualname__)
     engine = make_engine(settings.database_url)
     connection = redis.Redis.from_url(
         settings.redis_url, socket_timeout=5, socket_connect_timeout=2
