@@ -335,8 +335,17 @@ async def test_unknown_number_takes_a_message_for_supervisors(rig: Rig) -> None:
     call = new_sid()
     answer = await rig.twilio.incoming(call, "+12125550100")
     assert answer.verbs() == ["Say", "Record"]
+    # The same caller again: the first round trip does not commit a call it sees a
+    # previous one for; the second does, and there is no repeat for no client.
+    again = new_sid()
+    second = await rig.twilio.incoming(again, "+12125550100")
+    assert second.verbs() == ["Say", "Record"]
+    retried = await rig.twilio.incoming(again, "+12125550100")
+    assert retried.text() == second.text()
     await rig.persist()
     assert rig.item(call).tenant_id is None
+    assert rig.item(again).tenant_id is None and rig.item(again).priority is Priority.NORMAL
+    assert rig.app[REPOSITORY].count_items() == 2
 
 
 async def test_fallback_url_takes_a_voicemail_without_redis_or_database(rig: Rig) -> None:
