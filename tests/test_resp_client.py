@@ -112,6 +112,26 @@ async def test_a_command_past_its_deadline_times_out_and_later_replies_stay_in_s
         await client.aclose()
 
 
+async def test_the_deadline_watchdog_stops_when_no_deadline_is_ahead(redis_url: str) -> None:
+    client = RespClient(redis_url)
+    pauser = redis.Redis.from_url(redis_url)
+    try:
+        await client.execute("SET", "a", "1")
+        pauser.execute_command("CLIENT", "PAUSE", "300", "ALL")
+        loop = asyncio.get_running_loop()
+        patient = asyncio.ensure_future(client.execute("GET", "a"))  # no deadline
+        with pytest.raises(TimeoutError):
+            await client.execute("GET", "a", deadline=loop.time() + 0.05)
+        protocol = client._protocol
+        assert protocol is not None
+        await asyncio.sleep(0.1)  # the watchdog's next turns: only the patient GET waits
+        assert not protocol.watching and not patient.done()
+        assert await patient == b"1"  # it waits for Redis, however long the pause
+    finally:
+        pauser.close()
+        await client.aclose()
+
+
 async def test_a_connection_silent_past_the_reply_timeout_is_replaced(redis_url: str) -> None:
     client = RespClient(redis_url, reply_timeout=0.2)
     pauser = redis.Redis.from_url(redis_url)

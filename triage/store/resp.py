@@ -98,12 +98,16 @@ class _Protocol(asyncio.Protocol):
         return future
 
     def watch(self) -> None:
-        """Fail the commands past their deadline; go on while any command waits."""
+        """Fail the commands past their deadline; go on while a deadline is still ahead."""
         now = asyncio.get_running_loop().time()
+        ahead = False
         for future, _sent, deadline in self.waiting:
-            if deadline and deadline <= now and not future.done():
-                future.set_exception(TimeoutError("no reply from Redis before the deadline"))
-        if self.waiting and not self.lost:
+            if deadline and not future.done():
+                if deadline <= now:
+                    future.set_exception(TimeoutError("no reply from Redis before the deadline"))
+                else:
+                    ahead = True
+        if ahead and not self.lost:
             asyncio.get_running_loop().call_later(DEADLINE_CHECK_SECONDS, self.watch)
         else:
             self.watching = False
