@@ -65,26 +65,32 @@ def web(
         process.wait(10)
 
 
+def migrated(database_url: str) -> None:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+
+
+def wait_listening(port: int, count: int, *started: tuple[subprocess.Popen[bytes], Path]) -> None:
+    """Until `count` sockets listen on the port; each started process must stay up."""
+    deadline = time.monotonic() + 30
+    while listeners(port) < count and time.monotonic() < deadline:
+        for process, log in started:
+            assert process.poll() is None, log.read_text()
+        time.sleep(0.05)
+    assert listeners(port) == count
+
+
 def test_two_web_processes_share_a_port_with_reuse_port(
     sqlite_url: str, redis_url: str, model_dir: Path, tmp_path: Path
 ) -> None:
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
-    engine.dispose()
+    migrated(sqlite_url)
     port = free_port()
     env = web_env(sqlite_url, redis_url, model_dir, port, tmp_path)
     with ExitStack() as stack:
-        first, second = (
-            stack.enter_context(web(port, env, tmp_path / f"web-{n}.log", "--reuse-port"))
-            for n in (1, 2)
-        )
-        deadline = time.monotonic() + 30
-        while listeners(port) < 2 and time.monotonic() < deadline:
-            assert first.poll() is None and second.poll() is None, (
-                tmp_path / "web-1.log"
-            ).read_text() + (tmp_path / "web-2.log").read_text()
-            time.sleep(0.05)
-        assert listeners(port) == 2
+        logs = [tmp_path / f"web-{n}.log" for n in (1, 2)]
+        first, second = (stack.enter_context(web(port, env, log, "--reuse-port")) for log in logs)
+        wait_listening(port, 2, (first, logs[0]), (second, logs[1]))
         for _ in range(10):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
                 assert answer.status == 200
@@ -97,10 +103,7 @@ def test_without_reuse_port_a_second_web_process_cannot_bind(
     port = free_port()
     env = web_env(sqlite_url, redis_url, model_dir, port, tmp_path)
     with web(port, env, tmp_path / "web-1.log") as first:
-        deadline = time.monotonic() + 30
-        while listeners(port) < 1 and time.monotonic() < deadline:
-            assert first.poll() is None, (tmp_path / "web-1.log").read_text()
-            time.sleep(0.05)
+        wait_listening(port, 1, (first, tmp_path / "web-1.log"))
         with web(port, env, tmp_path / "web-2.log") as second:
             assert second.wait(30) != 0
         assert "address already in use" in (tmp_path / "web-2.log").read_text().lower()
@@ -110,9 +113,7 @@ def test_monshi_web_answers_a_webhook_on_uvloop(
     sqlite_url: str, redis_url: str, model_dir: Path, tmp_path: Path
 ) -> None:
     """The web process runs on uvloop: its Redis client and signature check work there."""
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
-    engine.dispose()
+    migrated(sqlite_url)
     port = free_port()
     env = web_env(sqlite_url, redis_url, model_dir, port, tmp_path)
     url = f"http://127.0.0.1:{port}"
@@ -130,10 +131,7 @@ def test_monshi_web_answers_a_webhook_on_uvloop(
         headers={**TWILIO_WEBHOOK_HEADERS, SIGNATURE_HEADER: signature},
     )
     with web(port, env, tmp_path / "web.log") as process:
-        deadline = time.monotonic() + 30
-        while listeners(port) < 1 and time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "web.log").read_text()
-            time.sleep(0.05)
+        wait_listening(port, 1, (process, tmp_path / "web.log"))
         with urllib.request.urlopen(request, timeout=5) as answer:
             assert answer.status == 200
             verbs = [element.tag for element in ElementTree.fromstring(answer.read())]
