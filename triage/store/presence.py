@@ -92,21 +92,23 @@ local function reserve(K, A)
 local now, call, ttl, reserved_until = tonumber(A[1]), A[2], tonumber(A[3]), A[4]
 local tiers = tonumber(A[5])
 local first_id = 6 + tiers
-local function live(pkey, rkey)
-  if redis.call('GET', rkey) ~= call then return false end
-  local deadline = tonumber(redis.call('HGET', pkey, 'reserved_until'))
-  return deadline ~= nil and deadline > now
-end
+-- Every candidate's reservation holder in one call (false: none).
+local rkeys = {}
+for i = 1, #K / 2 do rkeys[i] = K[2 * i] end
+local holders = redis.call('MGET', unpack(rkeys))
 -- A retried webhook: whoever already rings for this call keeps it.
 for i = 1, #K / 2 do
-  if live(K[2 * i - 1], K[2 * i]) then return A[first_id + i - 1] end
+  if holders[i] == call then
+    local deadline = tonumber(redis.call('HGET', K[2 * i - 1], 'reserved_until'))
+    if deadline ~= nil and deadline > now then return A[first_id + i - 1] end
+  end
 end
 -- The rule of triage.presence.effective_status, asking only "is she available?".
-local function idle_since_if_available(pkey, rkey)
-  local h = redis.call('HMGET', pkey, 'status', 'until', 'idle_since', 'reserved_until')
+local function idle_since_if_available(i)
+  local h = redis.call('HMGET', K[2 * i - 1], 'status', 'until', 'idle_since', 'reserved_until')
   local status = h[1]
   if not status or status == 'on_call' then return nil end
-  if redis.call('EXISTS', rkey) == 1 and tonumber(h[4] or '0') > now then return nil end
+  if holders[i] and tonumber(h[4] or '0') > now then return nil end
   if status == 'wrap_up' then
     if tonumber(h[2] or '0') > now then return nil end
   elseif status ~= 'available' then
@@ -119,9 +121,10 @@ for tier = 1, tiers do
   local free = {}
   for _ = 1, tonumber(A[5 + tier]) do
     index = index + 1
-    local pkey, rkey = K[2 * index - 1], K[2 * index]
-    local idle = idle_since_if_available(pkey, rkey)
-    if idle then free[#free + 1] = {idle, A[first_id + index - 1], pkey, rkey} end
+    local idle = idle_since_if_available(index)
+    if idle then
+      free[#free + 1] = {idle, A[first_id + index - 1], K[2 * index - 1], K[2 * index]}
+    end
   end
   table.sort(free, function(a, b)
     if a[1] ~= b[1] then return a[1] < b[1] end
