@@ -205,19 +205,15 @@ class CallStore:
         self._commit = connection.register_script(_COMMIT)
         self._reserve = connection.register_script(RESERVE_SCRIPT)
 
-    async def reserve(
-        self, request: tuple[list[str], list[str | int]] | None, deadline: float = 0.0
-    ) -> str | None:
+    async def reserve(self, request: tuple[list[str], list[str | int]] | None) -> str | None:
         """Run Presence's atomic reservation (see Presence.reserve_request) on this connection."""
         if request is None:
             return None
-        reply = await self._reserve(keys=request[0], args=request[1], deadline=deadline)
-        return reserved_id(reply)
+        return reserved_id(await self._reserve(keys=request[0], args=request[1]))
 
-    async def cached_response(self, step_keys: Sequence[str], deadline: float = 0.0) -> str | None:
+    async def cached_response(self, step_keys: Sequence[str]) -> str | None:
         """The TwiML answered already for any of these step keys (a retried webhook)."""
-        keys = [_response_key(key) for key in step_keys]
-        values = await self.redis.execute("MGET", *keys, deadline=deadline)
+        values = await self.redis.execute("MGET", *[_response_key(key) for key in step_keys])
         return next((_text(value) for value in values if value is not None), None)
 
     async def begin_call(
@@ -263,8 +259,8 @@ class CallStore:
             committed == 1,
         )
 
-    async def load(self, call_sid: str, deadline: float = 0.0) -> CallState | None:
-        raw = await self.redis.execute("GET", _call_key(call_sid), deadline=deadline)
+    async def load(self, call_sid: str) -> CallState | None:
+        raw = await self.redis.execute("GET", _call_key(call_sid))
         return None if raw is None else CallState.from_redis(raw)
 
     async def commit(
