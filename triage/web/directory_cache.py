@@ -27,7 +27,6 @@ class DirectoryCache:
     def __init__(self, repository: Repository) -> None:
         self.repository = repository
         self.directory = Directory(version="", tenants={}, secretaries={})
-        self.held_counts: Mapping[str, int] = {}
         self.healthy = False
         # TwiML rendered from this directory, by what it depends on; emptied on a swap.
         self.rendered: dict[Hashable, str] = {}
@@ -64,9 +63,8 @@ class DirectoryCache:
             self.directory = load_directory(self.repository.engine)
             self.rendered = {}
             log.info("agency directory loaded at config version %s", version or "(none)")
-        self.held_counts = self.repository.held_counts()
         # After the directory: plans read from the new tuple were worked out from it.
-        self._planned = (self.held_counts, {})
+        self._planned = (self.repository.held_counts(), {})
         self.healthy = True
         return changed
 
