@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import logging
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +42,7 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 
 # Every handler authenticated() made: the app refuses to start with an API route not in it.
-AUTHENTICATED: set[Handler] = set()
+AUTHENTICATED: weakref.WeakSet[Handler] = weakref.WeakSet()  # not kept alive by it
 
 
 def authenticated(handler: Handler) -> Handler:
