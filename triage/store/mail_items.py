@@ -569,7 +569,8 @@ class MailStore:
         rows, batch.new_items = batch.new_items, []
         for run in _grouped(rows):
             wanted = {row["id"] for row in run}
-            inserted = set(connection.scalars(_insert_items(tuple(run[0])), _as_rows(run)))
+            statement = _insert_rows(work_items, tuple(run[0]), _ITEM_KEY, returning="id")
+            inserted = set(connection.scalars(statement, _as_rows(run)))
             if inserted != wanted:
                 raise LookupError(f"{len(wanted - inserted)} item keys were taken meanwhile")
         _insert_message_ids(connection, batch.message_ids)
@@ -996,8 +997,10 @@ _INSERT_ITEM = {
 
 
 @functools.cache
-def _insert_items(columns: tuple[str, ...]) -> TextClause:
-    """A batch's new items with the ids drawn for them, inserted together (PostgreSQL).
+def _insert_rows(
+    table: Table, columns: tuple[str, ...], conflict: tuple[str, ...], returning: str = ""
+) -> TextClause:
+    """INSERT rows of `table` given as `_as_rows`, skipping those that hit `conflict`.
 
     The rows go as one JSON parameter, read back by `json_to_recordset`: the statement's
     text is the same whatever the number of rows, so psycopg converts it once and the
@@ -1006,20 +1009,12 @@ def _insert_items(columns: tuple[str, ...]) -> TextClause:
     an array parameter a column is no better, psycopg escapes arrays element by element.
     """
     names = ", ".join(columns)
-    return text(
-        f"INSERT INTO work_items ({names}) SELECT {names} FROM {_recordset(work_items, columns)}"
-        " ON CONFLICT (channel, external_id) DO NOTHING RETURNING id"
-    )
-
-
-@functools.cache
-def _insert_rows(table: Table, columns: tuple[str, ...], conflict: tuple[str, ...]) -> TextClause:
-    """INSERT rows of `table` given as `_as_rows`, skipping those that hit `conflict`."""
-    names = ", ".join(columns)
     skip = f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING" if conflict else ""
+    back = f" RETURNING {returning}" if returning else ""
     return text(
         f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {_recordset(table, columns)}"
         + skip
+        + back
     )
 
 
@@ -1065,6 +1060,7 @@ _MAIL_DONE = text(
 )
 
 
+_ITEM_KEY = ("channel", "external_id")  # work_items' unique key: a taken key is skipped
 _DRAW_ITEM_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('work_items', 'id')) FROM generate_series(1, :n)"
 )
