@@ -188,7 +188,8 @@ async def incoming_call(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="CallSid is required")
     flow = CallFlow(request)
     tenant = flow.directory.tenant_for_number(called)
-    # The store's two round trips carry this deadline (cheaper than asyncio.timeout).
+    # The store's round trips (one, or two: see _answer) carry this deadline, which is
+    # cheaper than asyncio.timeout.
     deadline = asyncio.get_running_loop().time() + STORE_TIMEOUT_SECONDS
     try:
         return _xml(await _answer(request, flow, tenant, form, call_sid, caller, called, deadline))
