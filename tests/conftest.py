@@ -27,7 +27,30 @@ from triage.store.repository import Repository
 
 PG_ADMIN_URL = os.environ.get("MONSHI_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+
+
+def _shared_corpus() -> Path:
+    """The agency's shared test material: MONSHI_CORPUS, or `shared/corpus` beside the
+    checkout, or beside the checkout it was cloned from (a fresh clone made elsewhere)."""
+    if os.environ.get("MONSHI_CORPUS"):
+        return Path(os.environ["MONSHI_CORPUS"])
+    beside = REPO_ROOT.parent / "shared" / "corpus"
+    if beside.is_dir():
+        return beside
+    origin = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "config", "--get", "remote.origin.url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        cloned_from = Path(origin).resolve().parent / "shared" / "corpus"
+        if cloned_from.is_dir():
+            return cloned_from
+    return beside  # missing: the corpus tests say so, by path
+
+
+SHARED_CORPUS = _shared_corpus()
 
 
 def free_port() -> int:
