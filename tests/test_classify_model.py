@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import SHARED_CORPUS
 from triage.classify import model as category_model
 from triage.classify.model import REVIEW_THRESHOLD, Example, TrainedModel
 from triage.cli import cli
 from triage.models import Category
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = SHARED_CORPUS
 LANGUAGES = ("en", "fa")
 
 
@@ -63,7 +64,7 @@ def test_massive_test_split_is_only_held_out() -> None:
     assert any(s.startswith("massive-fa-IR:") for s in heldout_sources)
     massive_test = CORPUS / "persian" / "massive_fa_IR" / "massive_fa-IR_intents.tsv"
     if not massive_test.exists():
-        pytest.fail("the shared corpus is not beside the repository (CI lays it there)")
+        pytest.fail(f"the shared corpus is missing: {CORPUS}")
     test_texts = {
         line.split("\t")[2].strip()
         for line in massive_test.read_text(encoding="utf-8").splitlines()
@@ -75,7 +76,7 @@ def test_massive_test_split_is_only_held_out() -> None:
 
 def test_the_script_rebuilds_the_committed_files(tmp_path: Path) -> None:
     if not CORPUS.exists():
-        pytest.fail("the shared corpus is not beside the repository (CI lays it there)")
+        pytest.fail(f"the shared corpus is missing: {CORPUS}")
     spec = importlib.util.spec_from_file_location(
         "build_training_data", ROOT / "scripts" / "build_training_data.py"
     )
